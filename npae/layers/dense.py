@@ -1,0 +1,89 @@
+"""Fully connected layer."""
+
+import numpy as np
+
+from npae._validation import check_int
+from npae.layers.base import Layer
+from npae.layers.initializers import initialize
+
+
+def _dense_forward(x, W, b, out=None):
+    """y = x W + b."""
+    y = np.matmul(x, W, out=out)
+    y += b
+    return y
+
+
+def _dense_backward(grad_out, x, W):
+    """dx = g W^T, dW = x^T g, db = sum_n g."""
+    dx = grad_out @ W.T
+    dW = x.T @ grad_out
+    db = grad_out.sum(axis=0)
+    return dx, dW, db
+
+
+class Dense(Layer):
+    """Affine map ``y = x @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Widths of input and output.
+    init : {"glorot_uniform", "he_normal", "zeros"}
+        Initializer of ``W`` (``b`` starts at zero); see
+        ``npae.layers.initializers.init_for`` to choose by activation.
+    dtype, rng : see ``Layer``.
+
+    Shape
+    -----
+    x : (N, in_features) -> y : (N, out_features)
+
+    Attributes
+    ----------
+    params["W"] : (in_features, out_features)
+    params["b"] : (out_features,)
+
+    Notes
+    -----
+    Backward, with g = dL/dy:  dL/dx = g W^T,  dL/dW = x^T g,
+    dL/db = sum over the batch of g.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Dense(3, 2, rng=0)
+    >>> layer.forward(np.ones((4, 3))).shape
+    (4, 2)
+    """
+
+    def __init__(self, in_features, out_features, init="glorot_uniform",
+                 dtype="float64", rng=None):
+        super().__init__(dtype=dtype, rng=rng)
+        self.in_features = check_int(in_features, "in_features", "Dense")
+        self.out_features = check_int(out_features, "out_features", "Dense")
+        self.init = init
+        shape = (self.in_features, self.out_features)
+        rng_ = self._generator()
+        self._add_param("W", initialize(init, shape, shape[0], shape[1], rng_, self.dtype))
+        self._add_param("b", np.zeros(self.out_features))
+
+    def forward(self, x, training=True):
+        self._check_input(x, 2, (self.in_features,))
+        if training:
+            self._cache = x
+        return _dense_forward(x, self.params["W"], self.params["b"])
+
+    def backward(self, grad_out):
+        x = self._saved()
+        self._check_grad(grad_out, (x.shape[0], self.out_features))
+        dx, dW, db = _dense_backward(grad_out, x, self.params["W"])
+        self.grads["W"] += dW
+        self.grads["b"] += db
+        return dx
+
+    def output_shape(self, input_shape):
+        return (self.out_features,)
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, **super().get_config()}

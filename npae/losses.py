@@ -1,0 +1,151 @@
+"""Reconstruction losses and regularizers, each returning its value and gradient.
+
+Every function here returns ``(value, grad)`` (or several gradients, one per
+input), where ``value`` is a Python float and each gradient has the shape and
+dtype of its input. Reconstruction losses average over every entry, like
+``torch.nn.MSELoss()``; regularizers are summed over code units and averaged
+over the batch, with their weight as an argument.
+"""
+
+import numpy as np
+from scipy.special import expit
+
+from npae._validation import check_number
+
+
+def _check_pair(y_pred, y_true, name):
+    if y_pred.shape != y_true.shape:
+        raise ValueError(
+            f"{name} expected y_true of shape {y_pred.shape} (as y_pred), got {y_true.shape}"
+        )
+    if y_pred.size == 0:
+        raise ValueError(f"{name} expected non-empty arrays, got shape {y_pred.shape}")
+
+
+def mean_squared_error(y_pred, y_true):
+    """L = mean((y_pred - y_true)^2);  dL/dy_pred = 2 (y_pred - y_true) / n."""
+    _check_pair(y_pred, y_true, "mean_squared_error")
+    diff = y_pred - y_true
+    value = float(np.mean(diff * diff))
+    grad = diff * diff.dtype.type(2.0 / diff.size)
+    return value, grad
+
+
+def binary_cross_entropy(y_pred, y_true, eps=1e-7):
+    """L = -mean(t log p + (1 - t) log(1 - p)), p clipped to [eps, 1 - eps].
+
+    dL/dp = (p - t) / (p (1 - p)) / n, zero where p was clipped (the clip
+    is a constant there). Prefer ``binary_cross_entropy_with_logits`` when
+    the logits are at hand: it never saturates.
+    """
+    _check_pair(y_pred, y_true, "binary_cross_entropy")
+    p = np.clip(y_pred, eps, 1 - eps)
+    t = y_true
+    value = float(-np.mean(t * np.log(p) + (1 - t) * np.log1p(-p)))
+    grad = (p - t) / (p * (1 - p)) / y_pred.size
+    grad[(y_pred < eps) | (y_pred > 1 - eps)] = 0
+    return value, grad.astype(y_pred.dtype, copy=False)
+
+
+def binary_cross_entropy_with_logits(logits, y_true):
+    """BCE of p = sigmoid(z) written in z: L = mean(softplus(z) - t z).
+
+    Stable for any z; dL/dz = (sigmoid(z) - t) / n.
+    """
+    _check_pair(logits, y_true, "binary_cross_entropy_with_logits")
+    z = logits
+    value = float(np.mean(np.logaddexp(0, z) - y_true * z))
+    grad = (expit(z) - y_true) / z.size
+    return value, grad.astype(z.dtype, copy=False)
+
+
+def softmax_cross_entropy(logits, labels, axis=1):
+    """Cross-entropy of class ``labels`` (ints) under softmax(logits) along ``axis``.
+
+    L = mean over positions of (logsumexp(z) - z_label);
+    dL/dz = (softmax(z) - onehot(label)) / (number of positions).
+    """
+    z = logits
+    labels = np.asarray(labels)
+    n_classes = z.shape[axis]
+    onehot = np.moveaxis(np.eye(n_classes, dtype=z.dtype)[labels], -1, axis)
+    if onehot.shape != z.shape:
+        raise ValueError(
+            f"softmax_cross_entropy expected labels of shape "
+            f"{z.shape[:axis] + z.shape[axis + 1:]}, got {labels.shape}"
+        )
+    z_max = z.max(axis=axis, keepdims=True)
+    e = np.exp(z - z_max)
+    total = e.sum(axis=axis, keepdims=True)
+    log_p = z - z_max - np.log(total)
+    count = z.size // n_classes
+    value = float(-np.sum(onehot * log_p) / count)
+    grad = (e / total - onehot) / count
+    return value, grad.astype(z.dtype, copy=False)
+
+
+LOSSES = {"mse": mean_squared_error, "bce": binary_cross_entropy}
+
+
+def get_loss(name):
+    """Reconstruction loss function by name: ``"mse"`` or ``"bce"``."""
+    if callable(name):
+        return name
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}")
+    return LOSSES[name]
+
+
+# -- regularizers -----------------------------------------------------------
+
+def l1_activity(a, lam):
+    """L1 sparsity penalty: R = lam * mean over the batch of sum_j |a_j|.
+
+    dR/da = lam * sign(a) / N (0 at a = 0, a subgradient).
+    """
+    lam = check_number(lam, "lam", "l1_activity", low=0)
+    n = a.shape[0]
+    value = lam * float(np.abs(a).sum()) / n
+    grad = np.sign(a) * a.dtype.type(lam / n)
+    return value, grad
+
+
+def sparsity_kl(a, rho, beta):
+    """KL sparsity penalty: R = beta * sum_j KL(rho || rho_hat_j).
+
+    ``rho_hat_j = mean_n a_nj`` is the batch-mean activation of code unit j
+    (in (0, 1), e.g. sigmoid codes), and
+    ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``.
+    dR/da_nj = beta * (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N.
+    """
+    rho = check_number(rho, "rho", "sparsity_kl", low=0, high=1, low_open=True)
+    if rho >= 1:
+        raise ValueError(f"sparsity_kl: rho must be < 1, got {rho}")
+    beta = check_number(beta, "beta", "sparsity_kl", low=0)
+    n = a.shape[0]
+    eps = 1e-12
+    rho_hat = np.clip(a.mean(axis=0), eps, 1 - eps)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    value = beta * float(kl.sum())
+    dkl = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
+    grad = np.broadcast_to(beta * dkl / n, a.shape).astype(a.dtype)
+    return value, grad
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over latents, mean over batch.
+
+    KL = 0.5 * sum_j (exp(logvar_j) + mu_j^2 - 1 - logvar_j);
+    dKL/dmu = mu / N,  dKL/dlogvar = 0.5 (exp(logvar) - 1) / N.
+    Returns ``(value, dmu, dlogvar)``.
+    """
+    if mu.shape != logvar.shape:
+        raise ValueError(
+            f"gaussian_kl expected logvar of shape {mu.shape} (as mu), got {logvar.shape}"
+        )
+    n = mu.shape[0]
+    var = np.exp(logvar)
+    value = 0.5 * float(np.sum(var + mu * mu - 1 - logvar)) / n
+    dmu = mu / n
+    dlogvar = 0.5 * (var - 1) / n
+    return value, dmu.astype(mu.dtype, copy=False), dlogvar.astype(mu.dtype, copy=False)

@@ -1,0 +1,121 @@
+"""Sequential: a list of layers run forward in order and backward in reverse."""
+
+import numpy as np
+
+from npae.layers.base import Layer
+
+
+class Sequential:
+    """Compose layers: ``y = f_L(... f_2(f_1(x)))``.
+
+    Backward applies the chain rule in reverse: each layer receives dL/dy
+    from the layer after it and hands dL/dx to the layer before it.
+
+    Parameters
+    ----------
+    layers : list of Layer
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npae.layers import Dense, ReLU
+    >>> net = Sequential([Dense(4, 3, rng=0), ReLU(), Dense(3, 4, rng=1)])
+    >>> net.forward(np.ones((2, 4))).shape
+    (2, 4)
+    """
+
+    def __init__(self, layers):
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential expected Layer instances, got {type(layer).__name__} at {i}"
+                )
+        self.layers = layers
+
+    def forward(self, x, training=True):
+        """Run every layer forward; ``training=False`` keeps no caches."""
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, grad_out):
+        """Run every layer backward; returns dL/dx of the network input."""
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def zero_grad(self):
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def named_parameters(self):
+        """Yield ``(name, param, grad)`` for every trainable array, e.g. ``"0.W"``."""
+        for i, layer in enumerate(self.layers):
+            if not layer.trainable:
+                continue
+            for key, param in layer.params.items():
+                yield f"{i}.{key}", param, layer.grads[key]
+
+    def params(self):
+        """List of trainable parameter arrays (updated in place by optimizers)."""
+        return [p for _, p, _ in self.named_parameters()]
+
+    def grads(self):
+        """List of gradient arrays, in the order of ``params()``."""
+        return [g for _, _, g in self.named_parameters()]
+
+    def state_dict(self):
+        """Copies of all parameters by name (trainable or not)."""
+        return {f"{i}.{k}": p.copy() for i, layer in enumerate(self.layers)
+                for k, p in layer.params.items()}
+
+    def load_state_dict(self, state):
+        """Copy arrays from ``state`` into the parameters, checking shapes."""
+        for i, layer in enumerate(self.layers):
+            for key, param in layer.params.items():
+                name = f"{i}.{key}"
+                if name not in state:
+                    raise KeyError(f"state has no array {name!r}")
+                value = np.asarray(state[name])
+                if value.shape != param.shape:
+                    raise ValueError(
+                        f"array {name!r}: expected shape {param.shape}, got {value.shape}"
+                    )
+                param[...] = value
+
+    @property
+    def n_params(self):
+        return sum(p.size for layer in self.layers for p in layer.params.values())
+
+    def summary(self, input_shape, file=None):
+        """Print (and return) each layer's output shape and parameter count.
+
+        ``input_shape`` is the per-example shape, e.g. ``(64,)`` or ``(1, 28, 28)``.
+        """
+        shape = tuple(input_shape)
+        rows = [("input", str(shape), "")]
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape)
+            count = sum(p.size for p in layer.params.values())
+            rows.append((f"{i}: {layer.name}", str(shape), str(count) if count else "-"))
+        width = max(len(r[0]) for r in rows)
+        lines = [f"{'layer':<{width}}  {'output shape':<16} {'params':>8}"]
+        lines += [f"{a:<{width}}  {b:<16} {c:>8}" for a, b, c in rows]
+        lines.append(f"total parameters: {self.n_params}")
+        text = "\n".join(lines)
+        print(text, file=file)
+        return text
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        return self.layers[index]
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([\n  {inner}\n])"
+
