@@ -1,3 +1,11 @@
-"""npae: autoencoders in pure NumPy with hand-written backpropagation."""
+"""npae: autoencoders in pure NumPy with hand-written backpropagation.
+
+Every layer has an explicit forward and backward pass, every gradient is
+checked numerically, and the estimators follow scikit-learn's conventions.
+"""
 
 __version__ = "0.1.0"
+
+from npae.models import Autoencoder  # noqa: E402
+
+__all__ = ["Autoencoder", "__version__"]

@@ -42,6 +42,15 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
             raise ValueError(
                 f"{owner} expected a rectangular array-like of numbers: {err}"
             ) from None
+    if X.dtype.kind == "O":
+        try:
+            X = X.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{owner} expected numeric data, got an object array that is not: {err}"
+            ) from None
+    if X.dtype.kind == "c":
+        raise ValueError(f"{owner}: complex data not supported, got dtype {X.dtype}")
     if X.dtype.kind not in "fiub":
         raise TypeError(
             f"{owner} expected a real numeric array, got dtype {X.dtype}"
@@ -57,6 +66,12 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
         )
     if n_features is not None:
         want = (n_features,) if isinstance(n_features, numbers.Integral) else tuple(n_features)
+        if X.ndim == 2 and len(want) == 1 and X.shape[1] != want[0]:
+            # scikit-learn's wording, which its estimator checks look for.
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {owner} is expecting "
+                f"{want[0]} features as input"
+            )
         if tuple(X.shape[1:]) != want:
             raise ValueError(
                 f"{owner} expected input with per-sample shape {want} "

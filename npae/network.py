@@ -2,7 +2,11 @@
 
 import numpy as np
 
+from npae.layers.activations import get_activation
 from npae.layers.base import Layer
+from npae.layers.dense import Dense
+from npae.layers.initializers import init_for
+from npae.utils import as_generator
 
 
 class Sequential:
@@ -119,3 +123,24 @@ class Sequential:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential([\n  {inner}\n])"
 
+
+
+def mlp(sizes, activation="relu", final_activation=None, dtype="float64", rng=None):
+    """Dense layers ``sizes[0] -> sizes[1] -> ...`` with activations between.
+
+    Each Dense is initialized for the activation after it (He for ReLU,
+    Glorot otherwise); ``final_activation`` follows the last Dense
+    (``None`` or ``"identity"`` for none).
+
+    >>> mlp([64, 32, 8], "relu").forward(np.zeros((2, 64))).shape
+    (2, 8)
+    """
+    rng = as_generator(rng)
+    layers = []
+    n_dense = len(sizes) - 1
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        act = activation if i < n_dense - 1 else final_activation
+        layers.append(Dense(fan_in, fan_out, init=init_for(act), dtype=dtype, rng=rng))
+        if act not in (None, "identity", "linear"):
+            layers.append(get_activation(act, dtype=dtype))
+    return Sequential(layers)

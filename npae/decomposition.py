@@ -1,0 +1,271 @@
+"""Closed-form principal component analysis, the baseline every autoencoder meets.
+
+PCA is the optimal linear autoencoder: among all rank-k linear maps it has the
+smallest squared reconstruction error, and that error is the sum of the
+discarded eigenvalues of the covariance. It is computed here in closed form,
+from either the SVD of the centred data or the eigendecomposition of the
+covariance, with the same sign convention as scikit-learn.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.linalg
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from npae._validation import check_array, check_choice
+
+SOLVERS = ("auto", "svd", "covariance_eigh")
+
+
+def _choose_solver(n_samples, n_features):
+    """The rule of scikit-learn's ``svd_solver="auto"`` for an exact fit.
+
+    Tall, narrow data: the (d, d) covariance is cheap to form and its eigh is
+    about 8 x faster than an SVD of X; otherwise the SVD of X.
+    """
+    if n_features <= 1_000 and n_samples >= 10 * n_features:
+        return "covariance_eigh"
+    return "svd"
+
+
+def _flip_signs(Vt):
+    """Make the largest-magnitude entry of each row of ``Vt`` positive.
+
+    The sign of a singular vector is arbitrary; this is scikit-learn's
+    ``svd_flip(u_based_decision=False)``, so components agree with its PCA.
+    """
+    rows = np.arange(Vt.shape[0])
+    signs = np.sign(Vt[rows, np.argmax(np.abs(Vt), axis=1)])
+    return Vt * signs[:, np.newaxis]
+
+
+def _spectrum(X_centered, solver):
+    """All variances and principal axes of centred data, largest first.
+
+    Returns ``variances`` (r,) and ``Vt`` (r, d), with r = min(n, d) for the
+    SVD and r = d for the covariance eigh, where
+    ``variances = S**2 / (n - 1)`` are the eigenvalues of the covariance
+    ``C = Xc^T Xc / (n - 1)`` and the rows of ``Vt`` its eigenvectors.
+    """
+    n_samples = X_centered.shape[0]
+    if solver == "svd":
+        # Xc = U S Vt,  C = V S^2 Vt / (n - 1)
+        _, S, Vt = scipy.linalg.svd(X_centered, full_matrices=False)
+        variances = S**2 / (n_samples - 1)
+    else:
+        # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
+        C = X_centered.T @ X_centered
+        C /= n_samples - 1
+        eigenvalues, V = scipy.linalg.eigh(C)
+        # round-off can leave the smallest eigenvalues slightly negative
+        variances = np.maximum(eigenvalues[::-1], 0)
+        Vt = V[:, ::-1].T
+    return variances, _flip_signs(Vt)
+
+
+def discarded_variance(explained_variance, n_components):
+    """Sum of the covariance eigenvalues beyond the first ``n_components``.
+
+    This is the optimal rank-k reconstruction error: for the training data
+    (n samples), ``sum_i ||x_i - x_hat_i||^2 / n`` equals
+    ``(n - 1) / n * discarded_variance(all_variances, k)``, the factor
+    because variances use ``n - 1`` degrees of freedom.
+
+    Parameters
+    ----------
+    explained_variance : array-like of shape (r,)
+        All eigenvalues of the covariance, largest first.
+    n_components : int
+        Number of kept components, 0 <= k <= r.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> discarded_variance([3.0, 2.0, 0.5], 1)
+    2.5
+    """
+    explained_variance = np.asarray(explained_variance, dtype=np.float64)
+    if not 0 <= n_components <= explained_variance.shape[0]:
+        raise ValueError(
+            f"n_components must be in [0, {explained_variance.shape[0]}], got {n_components}"
+        )
+    return float(explained_variance[n_components:].sum())
+
+
+class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Principal component analysis: ``z = (x - mean) V_k``, ``x_hat = z V_k^T + mean``.
+
+    Closed form: the rows of ``components_`` are the top-k eigenvectors of
+    the sample covariance ``C = Xc^T Xc / (n - 1)`` of the centred data Xc.
+    They come from the SVD ``Xc = U S Vt`` or, for tall data, from ``eigh(C)``
+    (same result, about 8 x faster); signs follow scikit-learn's
+    ``svd_flip``, so ``components_`` agree with
+    ``sklearn.decomposition.PCA(svd_solver="full")`` entry for entry.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Number of components k, 1 <= k <= min(n_samples, n_features);
+        None keeps all min(n_samples, n_features).
+    solver : {"auto", "svd", "covariance_eigh"}, default="auto"
+        "auto" picks "covariance_eigh" when n_features <= 1000 and
+        n_samples >= 10 * n_features (scikit-learn's rule), else "svd".
+
+    Shape
+    -----
+    X : (n_samples, n_features) -> Z : (n_samples, n_components_).
+    float32 input gives float32 attributes and output (computed with
+    ``scipy.linalg`` in float32); anything else is computed in float64.
+
+    Attributes
+    ----------
+    components_ : ndarray of shape (n_components_, n_features)
+        Principal axes, orthonormal rows, by decreasing variance.
+    mean_ : ndarray of shape (n_features,)
+        Per-feature mean of the training data.
+    explained_variance_ : ndarray of shape (n_components_,)
+        Eigenvalues of the covariance (``n - 1`` degrees of freedom).
+    explained_variance_ratio_ : ndarray of shape (n_components_,)
+        ``explained_variance_ / total variance``.
+    singular_values_ : ndarray of shape (n_components_,)
+        Singular values of the centred data, ``sqrt((n - 1) variance)``.
+    noise_variance_ : float
+        Mean of the discarded eigenvalues (probabilistic PCA's sigma^2;
+        0 when nothing is discarded).
+    discarded_variance_ : float
+        Sum of the discarded eigenvalues. The mean squared reconstruction
+        error per training sample is ``(n - 1) / n * discarded_variance_``.
+    n_components_ : int
+    n_features_in_ : int
+    n_samples_ : int
+
+    Notes
+    -----
+    Why the error is the discarded variance: with ``Xc = U S Vt``,
+    ``Xc - Xc V_k V_k^T = sum_{j>k} s_j u_j v_j^T``, so
+    ``||Xc - Xc V_k V_k^T||_F^2 = sum_{j>k} s_j^2 = (n - 1) sum_{j>k} lambda_j``
+    (Eckart-Young: no rank-k map does better).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(100, 5))
+    >>> pca = PCA(n_components=2).fit(X)
+    >>> pca.transform(X).shape
+    (100, 2)
+    >>> n = X.shape[0]
+    >>> mse = np.sum((X - pca.inverse_transform(pca.transform(X))) ** 2) / n
+    >>> bool(np.isclose(mse, (n - 1) / n * pca.discarded_variance_))
+    True
+    """
+
+    def __init__(self, n_components=None, solver="auto"):
+        self.n_components = n_components
+        self.solver = solver
+
+    def _check_n_components(self, n_samples, n_features):
+        limit = min(n_samples, n_features)
+        if self.n_components is None:
+            return limit
+        k = self.n_components
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"PCA: n_components must be an int or None, got {k!r}")
+        if not 1 <= k <= limit:
+            raise ValueError(
+                f"PCA: n_components must be between 1 and min(n_samples, n_features)"
+                f"={limit}, got {k}"
+            )
+        return int(k)
+
+    def fit(self, X, y=None):
+        """Fit the principal axes to ``X`` of shape (n_samples, n_features).
+
+        Returns
+        -------
+        self : PCA
+        """
+        check_choice(self.solver, "solver", "PCA", SOLVERS)
+        X = check_array(X, "PCA", ndim=2)
+        n_samples, n_features = X.shape
+        if n_samples < 2:
+            raise ValueError(
+                f"PCA needs at least 2 samples to estimate a variance, got n_samples = "
+                f"{n_samples}"
+            )
+        k = self._check_n_components(n_samples, n_features)
+        solver = self.solver
+        if solver == "auto":
+            solver = _choose_solver(n_samples, n_features)
+
+        self.mean_ = X.mean(axis=0)
+        variances, Vt = _spectrum(X - self.mean_, solver)
+
+        self.n_features_in_ = n_features
+        self.n_samples_ = n_samples
+        self.n_components_ = k
+        self.components_ = np.ascontiguousarray(Vt[:k])
+        self.explained_variance_ = variances[:k].copy()
+        self.explained_variance_ratio_ = self.explained_variance_ / variances.sum()
+        self.singular_values_ = np.sqrt(self.explained_variance_ * (n_samples - 1))
+        n_discarded = min(n_samples, n_features) - k
+        self.discarded_variance_ = discarded_variance(variances, k)
+        self.noise_variance_ = self.discarded_variance_ / n_discarded if n_discarded else 0.0
+        return self
+
+    def _check_input(self, X, width, what):
+        check_is_fitted(self)
+        X = check_array(X, "PCA", ndim=2, dtype=self.components_.dtype)
+        if X.shape[1] != width:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but PCA is expecting {width} features "
+                f"as input ({what})."
+            )
+        return X
+
+    def transform(self, X):
+        """Project onto the principal axes: ``Z = (X - mean_) @ components_.T``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components_)
+        """
+        X = self._check_input(X, self.n_features_in_, "n_features seen in fit")
+        # X_new = Xc V = U S Vt V = U S
+        return (X - self.mean_) @ self.components_.T
+
+    def inverse_transform(self, Z):
+        """Map codes back to input space: ``X_hat = Z @ components_ + mean_``.
+
+        Returns
+        -------
+        X_hat : ndarray of shape (n_samples, n_features_in_)
+        """
+        Z = self._check_input(Z, self.n_components_, "n_components_")
+        return Z @ self.components_ + self.mean_
+
+    def reconstruct(self, X):
+        """Project and map back: ``inverse_transform(transform(X))``."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error per entry of ``X``.
+
+        On the training data this is ``-(n - 1) / (n d) * discarded_variance_``.
+        Higher is better, as scikit-learn's model selection expects.
+        """
+        X = self._check_input(X, self.n_features_in_, "n_features seen in fit")
+        return -float(np.mean((X - self.reconstruct(X)) ** 2))
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

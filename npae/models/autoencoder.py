@@ -1,0 +1,111 @@
+"""The undercomplete MLP autoencoder."""
+
+from npae._validation import check_choice, check_int, check_sizes
+from npae.layers.activations import ACTIVATIONS
+from npae.losses import LOSSES
+from npae.models.base import BaseAutoencoder
+from npae.network import mlp
+
+
+class Autoencoder(BaseAutoencoder):
+    """Undercomplete autoencoder: ``x -> f(x) = z -> g(z) = x_hat``.
+
+    The encoder is an MLP ``n_features -> hidden_sizes -> code_size`` and the
+    decoder mirrors it, ``code_size -> reversed(hidden_sizes) -> n_features``.
+    With ``code_size`` below ``n_features`` the bottleneck forces the code
+    to keep what matters most for reconstruction; it minimizes
+
+        L = mean over examples and features of loss(g(f(x)), x).
+
+    Parameters
+    ----------
+    hidden_sizes : sequence of int, default (64,)
+        Widths of the encoder's hidden layers (the decoder mirrors them).
+    code_size : int, default 8
+        Width of the code (the bottleneck).
+    activation : str, default "relu"
+        Activation of hidden layers (see ``npae.layers.ACTIVATIONS``).
+    code_activation : str, default "identity"
+        Activation of the code layer.
+    output_activation : str, default "identity"
+        Activation of the reconstruction; "sigmoid" suits data in [0, 1].
+    loss : {"mse", "bce"}, default "mse"
+    optimizer : {"adam", "sgd"}, default "adam"
+    learning_rate : float, default 1e-3
+    epochs : int, default 100
+    batch_size : int, default 64
+    weight_decay : float, default 0.0
+        L2 penalty on all parameters, applied by the optimizer.
+    validation_fraction : float, default 0.0
+        Rows held out (shuffled, seeded) to report ``val_loss``.
+    early_stopping : bool, default False
+        Stop when the validation (or training) loss stalls for ``patience``
+        epochs and keep the best weights.
+    patience : int, default 10
+    dtype : {None, "float32", "float64"}, default None
+        Computation type; None follows the input (float32 stays float32,
+        anything else becomes float64).
+    verbose : int, default 0
+        1 shows a progress bar when attached to a terminal.
+    random_state : int, Generator or None
+        Seeds initialization and shuffling: one seed, bit-identical runs.
+
+    Attributes
+    ----------
+    encoder_, decoder_ : npae.network.Sequential
+    network_ : Sequential
+        The encoder's layers followed by the decoder's (shared objects).
+    history_ : dict
+        ``"loss"`` per epoch (and ``"val_loss"``).
+    n_features_in_ : int
+    code_shape_ : tuple
+
+    Examples
+    --------
+    >>> from npae.datasets import load_digits
+    >>> X, y, _ = load_digits()
+    >>> ae = Autoencoder(hidden_sizes=(32,), code_size=4, epochs=2, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (1797, 4)
+    """
+
+    def __init__(self, hidden_sizes=(64,), code_size=8, activation="relu",
+                 code_activation="identity", output_activation="identity", loss="mse",
+                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
+                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 dtype=None, verbose=0, random_state=None):
+        self.hidden_sizes = hidden_sizes
+        self.code_size = code_size
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.dtype = dtype
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        owner = type(self).__name__
+        check_sizes(self.hidden_sizes, "hidden_sizes", owner)
+        check_int(self.code_size, "code_size", owner)
+        for name in ("activation", "code_activation", "output_activation"):
+            check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
+        check_choice(self.loss, "loss", owner, tuple(LOSSES))
+
+    def _build(self, input_shape, rng):
+        (n_features,) = input_shape
+        hidden = list(check_sizes(self.hidden_sizes, "hidden_sizes", "Autoencoder"))
+        encoder = mlp([n_features, *hidden, self.code_size], self.activation,
+                      self.code_activation, dtype=self.dtype_, rng=rng)
+        decoder = mlp([self.code_size, *reversed(hidden), n_features], self.activation,
+                      self.output_activation, dtype=self.dtype_, rng=rng)
+        return encoder, decoder

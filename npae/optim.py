@@ -1,0 +1,149 @@
+"""Optimizers: update parameter arrays in place from their gradients.
+
+An optimizer holds two aligned lists, ``params`` and ``grads`` (as
+``Sequential.params()`` and ``Sequential.grads()`` give them), and
+``step()`` moves every parameter against its gradient. Updates are written
+in place with preallocated buffers so a training step allocates nothing.
+"""
+
+import numpy as np
+
+from npae._validation import check_number
+
+
+class Optimizer:
+    """Base: aligned ``params`` / ``grads`` lists and a learning rate."""
+
+    def __init__(self, params, grads, lr):
+        self.params = list(params)
+        self.grads = list(grads)
+        if len(self.params) != len(self.grads):
+            raise ValueError(
+                f"{type(self).__name__} expected as many grads as params, "
+                f"got {len(self.grads)} and {len(self.params)}"
+            )
+        for p, g in zip(self.params, self.grads):
+            if p.shape != g.shape:
+                raise ValueError(f"param of shape {p.shape} has a grad of shape {g.shape}")
+        self.lr = check_number(lr, "lr", type(self).__name__, low=0, low_open=True)
+
+    def step(self):
+        raise NotImplementedError
+
+    def state_dict(self):
+        """The optimizer's state: JSON-able scalars and a list of arrays."""
+        return {"scalars": {}, "arrays": []}
+
+    def load_state_dict(self, state):
+        for mine, theirs in zip(self.state_dict()["arrays"], state["arrays"]):
+            mine[...] = theirs
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov and weight decay.
+
+    With g = grad + weight_decay * p and velocity v (zero at start):
+
+        v <- momentum * v + g
+        p <- p - lr * (g + momentum * v)    (nesterov)
+        p <- p - lr * v                     (otherwise)
+
+    which is what ``torch.optim.SGD`` computes.
+    """
+
+    def __init__(self, params, grads, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        self.momentum = check_number(momentum, "momentum", "SGD", low=0, high=1)
+        self.weight_decay = check_number(weight_decay, "weight_decay", "SGD", low=0)
+        if nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0")
+        self.nesterov = bool(nesterov)
+        self.velocity = [np.zeros_like(p) for p in self.params]
+        self._buffer = [np.empty_like(p) for p in self.params]
+
+    def step(self):
+        lr, mu, wd = self.lr, self.momentum, self.weight_decay
+        for p, grad, v, g in zip(self.params, self.grads, self.velocity, self._buffer):
+            np.copyto(g, grad)
+            if wd:
+                g += wd * p
+            if mu:
+                v *= mu
+                v += g
+                if self.nesterov:
+                    g += mu * v
+                else:
+                    np.copyto(g, v)
+            g *= lr
+            p -= g
+
+    def state_dict(self):
+        return {"scalars": {}, "arrays": self.velocity}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba, 2015) with optional L2 weight decay.
+
+    With g = grad + weight_decay * p and step count t:
+
+        m <- b1 m + (1 - b1) g,          v <- b2 v + (1 - b2) g^2
+        p <- p - lr * m_hat / (sqrt(v_hat) + eps),
+        m_hat = m / (1 - b1^t),          v_hat = v / (1 - b2^t)
+
+    as ``torch.optim.Adam`` computes it.
+    """
+
+    def __init__(self, params, grads, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
+                 weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        self.beta1 = check_number(beta1, "beta1", "Adam", low=0, high=1)
+        self.beta2 = check_number(beta2, "beta2", "Adam", low=0, high=1)
+        self.eps = check_number(eps, "eps", "Adam", low=0, low_open=True)
+        self.weight_decay = check_number(weight_decay, "weight_decay", "Adam", low=0)
+        self.t = 0
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self._buffer = [np.empty_like(p) for p in self.params]
+
+    def step(self):
+        self.t += 1
+        b1, b2, wd = self.beta1, self.beta2, self.weight_decay
+        # Fold both bias corrections into one step size.
+        step_size = self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        eps_hat = self.eps * np.sqrt(1 - b2**self.t)
+        for p, grad, m, v, buf in zip(self.params, self.grads, self.m, self.v, self._buffer):
+            if wd:
+                np.multiply(p, wd, out=buf)
+                buf += grad
+                g = buf
+            else:
+                g = grad
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            np.multiply(g, g, out=buf)
+            buf *= 1 - b2
+            v += buf
+            # p -= step_size * m / (sqrt(v) + eps_hat)
+            np.sqrt(v, out=buf)
+            buf += eps_hat
+            np.divide(m, buf, out=buf)
+            buf *= step_size
+            p -= buf
+
+    def state_dict(self):
+        return {"scalars": {"t": self.t}, "arrays": self.m + self.v}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.t = int(state["scalars"]["t"])
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def make_optimizer(name, params, grads, lr, **kwargs):
+    """Build an optimizer by name (``"adam"`` or ``"sgd"``)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    return OPTIMIZERS[name](params, grads, lr=lr, **kwargs)
