@@ -6,6 +6,6 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae.models import Autoencoder  # noqa: E402
+from npae.models import Autoencoder
 
 __all__ = ["Autoencoder", "__version__"]
