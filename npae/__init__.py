@@ -6,6 +6,12 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
+from npae.io import load, save
 from npae.models import Autoencoder
 
-__all__ = ["Autoencoder", "__version__"]
+__all__ = [
+    "Autoencoder",
+    "__version__",
+    "load",
+    "save",
+]

@@ -108,14 +108,25 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self.encoder_, self.decoder_ = self._build(self.input_shape_, self._rng)
+        self._set_networks(self._rng)
+        self.history_ = {"loss": []}
+        return X
+
+    def _set_networks(self, rng):
+        """Build ``encoder_``, ``decoder_``, ``network_`` and ``code_shape_``."""
+        self.encoder_, self.decoder_ = self._build(self.input_shape_, rng)
         self.network_ = Sequential(self.encoder_.layers + self.decoder_.layers)
         shape = self.input_shape_
         for layer in self.encoder_.layers:
             shape = layer.output_shape(shape)
         self.code_shape_ = tuple(shape)
-        self.history_ = {"loss": []}
-        return X
+
+    def _restore_networks(self, attributes):
+        """Rebuild the networks of a saved model (``npae.io.load`` fills the values)."""
+        self.dtype_ = np.dtype(attributes["dtype_"])
+        self.input_shape_ = tuple(attributes["input_shape_"])
+        self._rng = as_generator(0)
+        self._set_networks(self._rng)
 
     def _make_optimizer(self, network):
         return make_optimizer(self.optimizer, network.params(), network.grads(),
@@ -184,6 +195,13 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
 
         save(self, path)
         return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by ``save``, refusing a file of another class."""
+        from npae.io import load
+
+        return load(path, expected_class=cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
