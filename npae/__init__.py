@@ -6,11 +6,15 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
+from npae.decomposition import PCA
 from npae.io import load, save
-from npae.models import Autoencoder
+from npae.models import VAE, Autoencoder, LinearAutoencoder
 
 __all__ = [
     "Autoencoder",
+    "LinearAutoencoder",
+    "PCA",
+    "VAE",
     "__version__",
     "load",
     "save",

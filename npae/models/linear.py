@@ -1,0 +1,126 @@
+"""The linear autoencoder, and why it learns PCA's subspace."""
+
+import numpy as np
+from scipy.linalg import orth
+from sklearn.utils.validation import check_is_fitted
+
+from npae._validation import check_choice, check_int
+from npae.decomposition import PCA
+from npae.layers.dense import Dense
+from npae.losses import mean_squared_error
+from npae.models.base import BaseAutoencoder
+from npae.network import Sequential
+
+
+class LinearAutoencoder(BaseAutoencoder):
+    """Autoencoder with one linear encoder and one linear decoder layer.
+
+    ``z = x W_e + b_e`` and ``x_hat = z W_d + b_d`` with ``k`` code units.
+    Minimizing the squared reconstruction error over all such maps is PCA's
+    problem (Baldi and Hornik, 1989): the best reconstruction ``W_e W_d`` is
+    the orthogonal projection onto the top-``k`` principal subspace, the
+    optimal error is the sum of the discarded eigenvalues of the covariance,
+    and every local minimum is global. The factors themselves are not
+    unique: ``W_e A`` and ``A^-1 W_d`` for any invertible ``A`` reconstruct
+    the same, so only the decoder's *row space* (the subspace) is determined.
+
+    Parameters
+    ----------
+    n_components : int, default 2
+        Code size ``k``.
+    solver : {"closed_form", "gd"}, default "closed_form"
+        "closed_form" sets the weights from PCA (``W_e = V_k``,
+        ``W_d = V_k^T``, ``b_e = -mean V_k``, ``b_d = mean``); "gd" trains the
+        two layers by minibatch gradient descent on the mean squared error.
+    optimizer, learning_rate, epochs, batch_size, weight_decay,
+    validation_fraction, early_stopping, patience, dtype, verbose, random_state :
+        Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
+
+    Attributes
+    ----------
+    encoder_, decoder_, network_, history_ : as for every npae autoencoder.
+    components_ : ndarray of shape (n_components, n_features)
+        An orthonormal basis of the learned subspace (the decoder's row
+        space); for "closed_form", PCA's principal axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(100, 5))
+    >>> lae = LinearAutoencoder(n_components=2).fit(X)
+    >>> np.allclose(lae.reconstruct(X), PCA(2).fit(X).inverse_transform(PCA(2).fit(X).transform(X)))
+    True
+    """
+
+    def __init__(self, n_components=2, solver="closed_form", optimizer="adam",
+                 learning_rate=3e-3, epochs=400, batch_size=32, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
+                 verbose=0, random_state=None):
+        self.n_components = n_components
+        self.solver = solver
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.dtype = dtype
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        check_int(self.n_components, "n_components", type(self).__name__)
+        check_choice(self.solver, "solver", type(self).__name__, ("closed_form", "gd"))
+
+    def _reconstruction_loss(self, output, target):
+        return mean_squared_error(output, target)
+
+    def _build(self, input_shape, rng):
+        (n_features,) = input_shape
+        k = self.n_components
+        encoder = Sequential([Dense(n_features, k, dtype=self.dtype_, rng=rng)])
+        decoder = Sequential([Dense(k, n_features, dtype=self.dtype_, rng=rng)])
+        return encoder, decoder
+
+    def fit(self, X, y=None, callbacks=None):
+        """Set (closed form) or train (gd) the two layers; returns ``self``."""
+        X = self._initialize(X)
+        if self.n_components > X.shape[1]:
+            raise ValueError(
+                f"LinearAutoencoder: n_components must be <= n_features={X.shape[1]}, "
+                f"got {self.n_components}"
+            )
+        encoder, decoder = self.encoder_.layers[0], self.decoder_.layers[0]
+        if self.solver == "closed_form":
+            k = min(self.n_components, X.shape[0])
+            pca = PCA(n_components=k).fit(X)
+            V = np.zeros((self.n_components, X.shape[1]))
+            V[:k] = pca.components_
+            # z = (x - mean) V^T,  x_hat = z V + mean
+            encoder.params["W"][...] = V.T
+            encoder.params["b"][...] = -pca.mean_ @ V.T
+            decoder.params["W"][...] = V
+            decoder.params["b"][...] = pca.mean_
+        else:
+            self._train(self.network_, self._step, self._evaluate, X,
+                        callbacks=callbacks or ())
+        self.components_ = self._subspace()
+        return self
+
+    def _subspace(self):
+        """Orthonormal rows spanning the decoder's row space."""
+        basis = orth(self.decoder_.layers[0].params["W"].T.astype(np.float64))
+        return basis.T.astype(self.dtype_)
+
+    def reconstruction_error(self, X):
+        """Mean over rows of the summed squared error ``||x - x_hat||^2``.
+
+        At the optimum this equals the sum of the discarded covariance
+        eigenvalues times ``(n - 1) / n`` (PCA's variances use ``n - 1``).
+        """
+        check_is_fitted(self, "network_")
+        X = self._validate(X)
+        return float(np.mean(np.sum((self.reconstruct(X) - X) ** 2, axis=1)))
