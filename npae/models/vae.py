@@ -1,0 +1,412 @@
+"""The variational autoencoder (Kingma & Welling, 2014).
+
+A VAE is a latent-variable model ``p(z) = N(0, I)``, ``p(x | z)`` given by a
+decoder network, trained by maximizing the evidence lower bound (ELBO)
+
+    log p(x) >= ELBO(x) = E_q(z|x)[log p(x | z)] - KL(q(z | x) || p(z))
+
+where the encoder gives the approximate posterior
+``q(z | x) = N(mu(x), diag(exp(logvar(x))))``. The expectation is estimated
+with one sample drawn by the reparameterization ``z = mu + exp(logvar / 2) eps``,
+``eps ~ N(0, I)``, so that the sample is a differentiable function of the
+encoder's outputs; the KL term is computed in closed form.
+"""
+
+import numpy as np
+from scipy.special import expit, logsumexp
+from sklearn.utils.validation import check_is_fitted
+
+from npae._validation import (
+    check_array,
+    check_choice,
+    check_int,
+    check_number,
+    check_sizes,
+)
+from npae.layers.activations import ACTIVATIONS
+from npae.losses import gaussian_kl
+from npae.models.base import BaseAutoencoder
+from npae.network import mlp
+from npae.utils import as_generator
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+# -- the pieces of the ELBO, each with its gradient ---------------------------------
+
+def _split(h):
+    """Encoder output ``(N, 2 L)`` -> ``mu = h[:, :L]``, ``logvar = h[:, L:]``."""
+    latent_dim = h.shape[1] // 2
+    return h[:, :latent_dim], h[:, latent_dim:]
+
+
+def _reparameterize(mu, logvar, eps):
+    """z = mu + sigma * eps with sigma = exp(logvar / 2)."""
+    return mu + np.exp(0.5 * logvar) * eps
+
+
+def _reparameterize_backward(dz, logvar, eps):
+    """Chain rule through z = mu + exp(logvar / 2) eps, eps held fixed.
+
+    dz/dmu = 1 and dz/dlogvar = 0.5 eps exp(logvar / 2), so
+    ``dmu = dz`` and ``dlogvar = dz * 0.5 * eps * exp(logvar / 2)``.
+    """
+    return dz, dz * (0.5 * eps * np.exp(0.5 * logvar))
+
+
+def _bernoulli_log_prob(logits, x):
+    """log p(x | z) per row for p = sigmoid(logits): sum_d (x l - softplus(l)).
+
+    Written in the logits l, it is stable for any l (``logaddexp(0, l)`` is
+    softplus). For x in [0, 1] that is not binary it is minus the binary
+    cross-entropy, the usual convention for grey-level images.
+    """
+    return np.sum(x * logits - np.logaddexp(0, logits), axis=1)
+
+
+def _gaussian_log_prob(mean, x, sigma):
+    """log N(x; mean, sigma^2 I) per row: -sum_d ((x - m)^2 / (2 s^2) + log s + log(2 pi) / 2)."""
+    d = x.shape[1]
+    return (-0.5 * np.sum((x - mean) ** 2, axis=1) / sigma**2
+            - d * (np.log(sigma) + 0.5 * _LOG_2PI))
+
+
+def _bernoulli_nll(logits, x):
+    """Mean over rows of -log p(x | z) (sum over features) and its gradient.
+
+    L = (1/N) sum_n sum_d (softplus(l_nd) - x_nd l_nd);
+    dL/dl = (sigmoid(l) - x) / N.
+    """
+    n = logits.shape[0]
+    value = -float(np.sum(_bernoulli_log_prob(logits, x))) / n
+    grad = (expit(logits) - x) / n
+    return value, grad.astype(logits.dtype, copy=False)
+
+
+def _gaussian_nll(mean, x, sigma):
+    """Mean over rows of -log N(x; mean, sigma^2 I) and its gradient.
+
+    L = (1/N) sum_n sum_d ((x_nd - m_nd)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2);
+    dL/dm = (m - x) / (sigma^2 N).
+    """
+    n = mean.shape[0]
+    value = -float(np.sum(_gaussian_log_prob(mean, x, sigma))) / n
+    grad = (mean - x) / (sigma**2 * n)
+    return value, grad.astype(mean.dtype, copy=False)
+
+
+def _kl_rows(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per row, in closed form."""
+    return 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=1)
+
+
+def _standard_normal_log_density(z):
+    """log N(z; 0, I) per row."""
+    return -0.5 * np.sum(z * z, axis=1) - 0.5 * z.shape[1] * _LOG_2PI
+
+
+# -- the estimator --------------------------------------------------------------------
+
+class VAE(BaseAutoencoder):
+    """Variational autoencoder: ``q(z|x) = N(mu(x), diag(sigma^2(x)))``, ``p(x|z)`` by a decoder.
+
+    The encoder is an MLP ``n_features -> hidden_sizes -> 2 * latent_dim``
+    with a linear last layer whose output is split in two halves: the first
+    ``latent_dim`` columns are the posterior mean ``mu``, the last
+    ``latent_dim`` the log-variance ``logvar``. The decoder mirrors it,
+    ``latent_dim -> reversed(hidden_sizes) -> n_features``, and outputs the
+    parameters of ``p(x | z)``:
+
+    - ``likelihood="bernoulli"``: logits ``l``, ``p(x | z) = prod_d
+      sigmoid(l_d)^x_d (1 - sigmoid(l_d))^(1 - x_d)`` (for data in [0, 1]);
+    - ``likelihood="gaussian"``: the mean ``m``, ``p(x | z) = N(m, sigma^2 I)``
+      with a **fixed** standard deviation ``sigma`` (a hyperparameter, not learned).
+
+    Training minimizes the negative ELBO per example, summed over features
+    and latents and averaged over the batch,
+
+        L = (1/N) sum_n [ -log p(x_n | z_n) + beta KL(q(z | x_n) || N(0, I)) ],
+        z_n = mu_n + exp(logvar_n / 2) * eps_n,   eps_n ~ N(0, I),
+
+    with ``KL = 0.5 sum_j (exp(logvar_j) + mu_j^2 - 1 - logvar_j)``. ``eps`` is
+    drawn from the estimator's seeded generator; ``beta = 1`` is the ELBO,
+    ``beta > 1`` the beta-VAE.
+
+    Parameters
+    ----------
+    hidden_sizes : sequence of int, default (128,)
+        Widths of the encoder's hidden layers (the decoder mirrors them).
+    latent_dim : int, default 2
+        Dimension of ``z``.
+    beta : float, default 1.0
+        Weight of the KL term (>= 0).
+    likelihood : {"bernoulli", "gaussian"}, default "bernoulli"
+    sigma : float, default 0.1
+        Standard deviation of the Gaussian likelihood (ignored for Bernoulli).
+    activation : str, default "relu"
+        Activation of hidden layers (see ``npae.layers.ACTIVATIONS``).
+    optimizer : {"adam", "sgd"}, default "adam"
+    learning_rate : float, default 1e-3
+    epochs : int, default 100
+    batch_size : int, default 64
+    weight_decay : float, default 0.0
+    validation_fraction : float, default 0.0
+        Rows held out to report ``val_loss`` (a one-sample negative ELBO).
+    early_stopping : bool, default False
+    patience : int, default 10
+    dtype : {None, "float32", "float64"}, default None
+    verbose : int, default 0
+    random_state : int, Generator or None
+        Seeds initialization, shuffling and every ``eps`` drawn in training
+        (and, unless given their own ``random_state``, in ``sample``,
+        ``elbo`` and ``log_likelihood``).
+
+    Attributes
+    ----------
+    encoder_ : Sequential
+        ``x -> [mu, logvar]``, output of shape (N, 2 * latent_dim).
+    decoder_ : Sequential
+        ``z -> `` logits (Bernoulli) or mean (Gaussian) of ``p(x | z)``.
+    network_ : Sequential
+        The encoder's layers followed by the decoder's (shared objects).
+    history_ : dict
+        ``"loss"`` (negative ELBO, nats per example) per epoch (and ``"val_loss"``).
+    n_features_in_ : int
+    code_shape_ : tuple
+        ``(latent_dim,)``.
+
+    Notes
+    -----
+    Backward through the sampling step (``_step``). With g = dL/dz from the
+    decoder's backward pass, sigma = exp(logvar / 2) and eps held fixed:
+
+        dL/dmu     = g + beta * mu / N
+        dL/dlogvar = g * 0.5 * eps * sigma + beta * 0.5 * (exp(logvar) - 1) / N
+
+    the first term of each is the path through ``z = mu + sigma eps``
+    (dz/dmu = 1, dz/dlogvar = 0.5 eps sigma), the second the closed-form KL.
+    The reconstruction gradient with respect to the decoder output is
+    ``(sigmoid(l) - x) / N`` (Bernoulli) or ``(m - x) / (sigma^2 N)`` (Gaussian).
+
+    ``transform`` returns the posterior mean ``mu``; ``inverse_transform``,
+    ``reconstruct`` and ``sample`` return the mean of ``p(x | z)`` (the
+    probabilities ``sigmoid(l)`` for Bernoulli). ``score`` is the negative
+    mean squared reconstruction error, like every npae autoencoder; the
+    model's own measures are ``elbo`` and ``log_likelihood`` (nats per row).
+    With grey-level data in [0, 1] the Bernoulli "likelihood" is the usual
+    cross-entropy, not a normalized density over grey levels.
+
+    Examples
+    --------
+    >>> from npae.datasets import load_digits
+    >>> X, y, _ = load_digits()
+    >>> vae = VAE(hidden_sizes=(64,), latent_dim=2, epochs=2, random_state=0).fit(X)
+    >>> vae.transform(X).shape
+    (1797, 2)
+    >>> vae.sample(5, random_state=0).shape
+    (5, 64)
+    """
+
+    def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, likelihood="bernoulli",
+                 sigma=0.1, activation="relu", optimizer="adam", learning_rate=1e-3,
+                 epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
+                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
+        self.hidden_sizes = hidden_sizes
+        self.latent_dim = latent_dim
+        self.beta = beta
+        self.likelihood = likelihood
+        self.sigma = sigma
+        self.activation = activation
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.dtype = dtype
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # -- building -----------------------------------------------------------------
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        owner = type(self).__name__
+        check_sizes(self.hidden_sizes, "hidden_sizes", owner)
+        check_int(self.latent_dim, "latent_dim", owner)
+        check_number(self.beta, "beta", owner, low=0)
+        check_choice(self.likelihood, "likelihood", owner, LIKELIHOODS)
+        check_number(self.sigma, "sigma", owner, low=0, low_open=True)
+        check_choice(self.activation, "activation", owner, tuple(ACTIVATIONS))
+
+    def _build(self, input_shape, rng):
+        (n_features,) = input_shape
+        hidden = list(check_sizes(self.hidden_sizes, "hidden_sizes", "VAE"))
+        encoder = mlp([n_features, *hidden, 2 * self.latent_dim], self.activation,
+                      "identity", dtype=self.dtype_, rng=rng)
+        decoder = mlp([self.latent_dim, *reversed(hidden), n_features], self.activation,
+                      "identity", dtype=self.dtype_, rng=rng)
+        return encoder, decoder
+
+    def _initialize(self, X):
+        X = super()._initialize(X)
+        self.code_shape_ = (self.latent_dim,)
+        return X
+
+    # -- the objective --------------------------------------------------------------
+    def _nll(self, output, x):
+        """Batch-mean of -log p(x | z) from the decoder output, and its gradient."""
+        if self.likelihood == "bernoulli":
+            return _bernoulli_nll(output, x)
+        return _gaussian_nll(output, x, self.sigma)
+
+    def _log_prob(self, output, x):
+        """log p(x | z) per row, from the decoder output."""
+        if self.likelihood == "bernoulli":
+            return _bernoulli_log_prob(output, x)
+        return _gaussian_log_prob(output, x, self.sigma)
+
+    def _step(self, xb, yb):
+        """Forward, negative ELBO and backward on one batch; returns the loss.
+
+        See the class Notes for the gradient through the sampling step.
+        """
+        mu, logvar = _split(self.encoder_.forward(xb))
+        eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
+        z = _reparameterize(mu, logvar, eps)
+        reconstruction, grad_output = self._nll(self.decoder_.forward(z), yb)
+        kl, dmu_kl, dlogvar_kl = gaussian_kl(mu, logvar)
+        grad_z = self.decoder_.backward(grad_output)
+        dmu, dlogvar = _reparameterize_backward(grad_z, logvar, eps)
+        dmu += self.beta * dmu_kl
+        dlogvar += self.beta * dlogvar_kl
+        self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1))
+        return reconstruction + self.beta * kl
+
+    def _evaluate(self, X, Y):
+        """The training objective (one-sample negative beta-ELBO) on (X, Y)."""
+        mu, logvar = _split(self.encoder_.forward(X, training=False))
+        eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
+        output = self.decoder_.forward(_reparameterize(mu, logvar, eps), training=False)
+        return self._nll(output, Y)[0] + self.beta * gaussian_kl(mu, logvar)[0]
+
+    # -- using a fitted model -----------------------------------------------------------
+    def _generator(self, random_state):
+        """``random_state``'s generator, or the model's own (continuing its stream)."""
+        if random_state is not None:
+            return as_generator(random_state)
+        if getattr(self, "_rng", None) is None:  # e.g. after npae.load
+            self._rng = as_generator(self.random_state)
+        return self._rng
+
+    def _posterior(self, X):
+        """``(mu, logvar)`` of q(z | x) for validated ``X``."""
+        return _split(self.encoder_.forward(X, training=False))
+
+    def _mean_output(self, output):
+        """Mean of p(x | z) from the decoder output: sigmoid(logits) or the mean."""
+        return expit(output) if self.likelihood == "bernoulli" else output
+
+    def transform(self, X):
+        """The posterior mean ``mu(x)`` of each row of ``X``, shape (N, latent_dim)."""
+        return self._posterior(self._validate(X))[0].copy()
+
+    def transform_distribution(self, X):
+        """``(mu, logvar)`` of ``q(z | x)`` for each row, each (N, latent_dim)."""
+        mu, logvar = self._posterior(self._validate(X))
+        return mu.copy(), logvar.copy()
+
+    def inverse_transform(self, Z):
+        """Decode latents ``Z`` to the mean of ``p(x | z)`` (probabilities for Bernoulli)."""
+        check_is_fitted(self, "network_")
+        Z = check_array(Z, type(self).__name__, ndim=2, dtype=self.dtype_,
+                        n_features=self.code_shape_)
+        return self._mean_output(self.decoder_.forward(Z, training=False))
+
+    def reconstruct(self, X):
+        """Decode the posterior mean: the mean of ``p(x | z = mu(x))``."""
+        return self.inverse_transform(self.transform(X))
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error of ``reconstruct`` (higher is better).
+
+        This is npae's common score; see ``elbo`` and ``log_likelihood`` for
+        the VAE's probabilistic measures.
+        """
+        X = self._validate(X)
+        return -float(np.mean((self.reconstruct(X) - X) ** 2))
+
+    def sample(self, n, random_state=None):
+        """Draw ``n`` new examples: decode ``z ~ N(0, I)`` to the mean of ``p(x | z)``.
+
+        Parameters
+        ----------
+        n : int
+        random_state : int, Generator or None
+            Seeds the draw; None continues the model's own generator.
+
+        Returns
+        -------
+        ndarray of shape (n, n_features), the model's dtype
+        """
+        check_is_fitted(self, "network_")
+        n = check_int(n, "n", "VAE.sample")
+        rng = self._generator(random_state)
+        z = rng.standard_normal((n, self.latent_dim), dtype=self.dtype_)
+        return self._mean_output(self.decoder_.forward(z, training=False))
+
+    def elbo(self, X, n_samples=1, random_state=None):
+        """The evidence lower bound of each row, in nats (higher is better).
+
+        ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || N(0, I)), with the KL in
+        closed form and the expectation averaged over ``n_samples`` draws of
+        ``z = mu + sigma eps`` (``beta`` is not applied: this is the bound).
+
+        Returns
+        -------
+        ndarray of shape (N,), float64
+        """
+        X = self._validate(X)
+        n_samples = check_int(n_samples, "n_samples", "VAE.elbo")
+        rng = self._generator(random_state)
+        mu, logvar = self._posterior(X)
+        expected = np.zeros(X.shape[0])
+        for _ in range(n_samples):
+            z = _reparameterize(mu, logvar, rng.standard_normal(mu.shape, dtype=mu.dtype))
+            output = self.decoder_.forward(z, training=False)
+            expected += self._log_prob(output.astype(np.float64), X.astype(np.float64))
+        return expected / n_samples - _kl_rows(mu.astype(np.float64), logvar.astype(np.float64))
+
+    def log_likelihood(self, X, n_samples=100, random_state=None):
+        """Importance-weighted estimate of ``log p(x)`` per row, in nats (Burda et al., 2016).
+
+        With K = ``n_samples`` draws ``z_k ~ q(z | x)``,
+
+            log p(x) ~= logsumexp_k [log p(x | z_k) + log p(z_k) - log q(z_k | x)] - log K,
+
+        a lower bound whose expectation never falls below the ELBO and rises
+        to ``log p(x)`` as K grows (K = 1 is a one-sample ELBO estimate).
+
+        Returns
+        -------
+        ndarray of shape (N,), float64
+        """
+        X = self._validate(X)
+        n_samples = check_int(n_samples, "n_samples", "VAE.log_likelihood")
+        rng = self._generator(random_state)
+        mu, logvar = self._posterior(X)
+        logvar64, X64 = logvar.astype(np.float64), X.astype(np.float64)
+        log_w = np.empty((X.shape[0], n_samples))
+        for k in range(n_samples):
+            eps = rng.standard_normal(mu.shape, dtype=mu.dtype)
+            z = _reparameterize(mu, logvar, eps)
+            output = self.decoder_.forward(z, training=False).astype(np.float64)
+            z64, eps64 = z.astype(np.float64), eps.astype(np.float64)
+            # log q(z | x) = log N(z; mu, sigma^2) = log N(eps; 0, I) - sum_j logvar_j / 2
+            log_q = _standard_normal_log_density(eps64) - 0.5 * np.sum(logvar64, axis=1)
+            log_w[:, k] = (self._log_prob(output, X64) + _standard_normal_log_density(z64)
+                           - log_q)
+        return logsumexp(log_w, axis=1) - np.log(n_samples)
