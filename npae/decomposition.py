@@ -11,6 +11,7 @@ import numbers
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -58,11 +59,42 @@ def _spectrum(X_centered, solver):
         # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
         C = X_centered.T @ X_centered
         C /= n_samples - 1
-        eigenvalues, V = scipy.linalg.eigh(C)
+        eigenvalues, V = scipy.linalg.eigh(C, driver="evd")
         # round-off can leave the smallest eigenvalues slightly negative
         variances = np.maximum(eigenvalues[::-1], 0)
         Vt = V[:, ::-1].T
     return variances, _flip_signs(Vt)
+
+
+def _check_2d(X, dtype=None, width=None):
+    """``check_array`` for a (n_samples, n_features) matrix, refusing sparse input.
+
+    Complex, 1-d and featureless input get scikit-learn's wording, which its
+    estimator checks look for.
+    """
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"PCA expected a dense array, got sparse input ({type(X).__name__}); "
+            "densify it with X.toarray()"
+        )
+    if getattr(X, "dtype", None) is not None and np.dtype(X.dtype).kind == "c":
+        raise ValueError(f"Complex data not supported by PCA, got dtype {X.dtype}")
+    X = check_array(X, "PCA", ndim=(1, 2), dtype=dtype, allow_empty=True)
+    if X.ndim == 1:
+        raise ValueError(
+            f"PCA expected a 2-d array, got shape {X.shape}. Reshape your data with "
+            "X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) if it "
+            "is a single sample."
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"PCA got 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
+        )
+    if width is not None and X.shape[1] != width:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but PCA is expecting {width} features as input"
+        )
+    return X
 
 
 def discarded_variance(explained_variance, n_components):
@@ -190,7 +222,7 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self : PCA
         """
         check_choice(self.solver, "solver", "PCA", SOLVERS)
-        X = check_array(X, "PCA", ndim=2)
+        X = _check_2d(X)
         n_samples, n_features = X.shape
         if n_samples < 2:
             raise ValueError(
@@ -217,16 +249,6 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.noise_variance_ = self.discarded_variance_ / n_discarded if n_discarded else 0.0
         return self
 
-    def _check_input(self, X, width, what):
-        check_is_fitted(self)
-        X = check_array(X, "PCA", ndim=2, dtype=self.components_.dtype)
-        if X.shape[1] != width:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but PCA is expecting {width} features "
-                f"as input ({what})."
-            )
-        return X
-
     def transform(self, X):
         """Project onto the principal axes: ``Z = (X - mean_) @ components_.T``.
 
@@ -234,7 +256,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         Z : ndarray of shape (n_samples, n_components_)
         """
-        X = self._check_input(X, self.n_features_in_, "n_features seen in fit")
+        check_is_fitted(self)
+        X = _check_2d(X, self.components_.dtype, self.n_features_in_)
         # X_new = Xc V = U S Vt V = U S
         return (X - self.mean_) @ self.components_.T
 
@@ -245,7 +268,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         X_hat : ndarray of shape (n_samples, n_features_in_)
         """
-        Z = self._check_input(Z, self.n_components_, "n_components_")
+        check_is_fitted(self)
+        Z = _check_2d(Z, self.components_.dtype, self.n_components_)
         return Z @ self.components_ + self.mean_
 
     def reconstruct(self, X):
@@ -258,7 +282,8 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         On the training data this is ``-(n - 1) / (n d) * discarded_variance_``.
         Higher is better, as scikit-learn's model selection expects.
         """
-        X = self._check_input(X, self.n_features_in_, "n_features seen in fit")
+        check_is_fitted(self)
+        X = _check_2d(X, self.components_.dtype, self.n_features_in_)
         return -float(np.mean((X - self.reconstruct(X)) ** 2))
 
     @property
