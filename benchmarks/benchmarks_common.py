@@ -1,0 +1,92 @@
+"""Shared benchmark plumbing: turn-taking medians, environment facts, result files.
+
+On a shared 2-core machine single timings vary by 10-15% (PERF-NOTES), so
+every case runs its contenders in turn, round after round, and reports
+medians; ratios come from the same run.
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def median_time(runners, repeats=50, warmup=5):
+    """Median seconds per call of each ``runners[name]()``, taking turns."""
+    for fn in runners.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            start = time.perf_counter()
+            fn()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def pause(seconds=0.2):
+    """Let OpenBLAS worker threads stop spinning before the next block."""
+    time.sleep(seconds)
+
+
+def environment(skipped=()):
+    """Machine, thread and library facts recorded with every result file."""
+    info = {
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "threads_env": {k: os.environ.get(k) for k in (
+            "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+            "NUMBA_NUM_THREADS", "OPENBLAS_CORETYPE")},
+        "skipped": list(skipped),
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",
+                                               "architecture")} for p in threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed"
+    try:
+        import numba
+
+        info["numba"] = numba.__version__
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def markdown_table(rows):
+    """Rows (dicts with the same keys) as a Markdown table."""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    for row in rows:
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(name, rows, env):
+    """Write ``results/<name>.json`` and ``results/<name>.md``; print the table."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, f"{name}.json"), "w") as fh:
+        json.dump({"environment": env, "rows": rows}, fh, indent=2)
+    table = markdown_table(rows)
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as fh:
+        fh.write(f"# {name}\n\n{table}\n")
+    print(table)
