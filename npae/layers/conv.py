@@ -1,0 +1,373 @@
+"""Convolution and transposed convolution on NCHW batches, via im2col + one GEMM.
+
+A convolution is a matrix product once every input window is unfolded into a
+column (``im2col``):
+
+    cols = im2col(x)                      (c_in kh kw, n h_out w_out)
+    y    = W.reshape(c_out, -1) @ cols    (c_out, n h_out w_out), then NCHW
+
+Its backward pass needs the adjoint of ``im2col``, ``col2im``, which adds each
+column entry back onto the pixel it was read from. A transposed convolution
+is exactly that adjoint used as a forward pass. The module also holds the
+window geometry the pooling, upsampling and crop layers share.
+"""
+
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from npae import kernels
+from npae._validation import check_choice, check_int
+from npae.layers.base import Layer
+from npae.layers.initializers import initialize
+
+BACKENDS = ("numba", "numpy")
+
+
+# -- geometry and checks shared by the image layers --------------------------
+def as_pair(value, name, owner, minimum=1):
+    """An int or a pair of ints -> (height, width) ints, each >= ``minimum``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value, value)
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+    return tuple(check_int(v, name, owner, minimum) for v in value)
+
+
+def check_backend(backend, owner):
+    """``"numba"`` (compiled loops) or ``"numpy"`` (the readable twins)."""
+    return check_choice(backend, "backend", owner, BACKENDS)
+
+
+def check_images(layer, x, channels=None):
+    """Check an (N, C, H, W) batch for ``layer``; return it C-contiguous.
+
+    ``channels`` None accepts any C.
+    """
+    if isinstance(x, np.ndarray) and (
+        x.ndim != 4 or (channels is not None and x.shape[1] != channels)
+    ):
+        c = "C" if channels is None else channels
+        raise ValueError(f"{layer.name} expected input of shape (N, {c}, H, W), got {x.shape}")
+    layer._check_input(x, 4)
+    return np.ascontiguousarray(x)
+
+
+def check_example_shape(layer, input_shape, channels=None):
+    """Check a per-example (C, H, W) shape given to ``output_shape``."""
+    shape = tuple(input_shape)
+    if len(shape) != 3 or (channels is not None and shape[0] != channels):
+        c = "C" if channels is None else channels
+        raise ValueError(f"{layer.name} expected a per-example shape ({c}, H, W), got {shape}")
+    return shape
+
+
+def window_output_hw(owner, hw, kernel_size, stride, padding):
+    """Output size ``(h + 2 p - k) // s + 1`` per axis; error if the window cannot fit."""
+    out = []
+    for axis, size, k, s, p in zip(("height", "width"), hw, kernel_size, stride, padding):
+        if size + 2 * p < k:
+            raise ValueError(
+                f"{owner}: input {axis} {size} with padding {p} is smaller than the "
+                f"kernel {axis} {k}"
+            )
+        out.append((size + 2 * p - k) // s + 1)
+    return tuple(out)
+
+
+# -- NumPy twins of the im2col kernels ---------------------------------------
+def _im2col_numpy(x, kh, kw, sh, sw, ph, pw):
+    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
+    n, c = x.shape[:2]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
+
+
+def _col2im_numpy(cols, n, c, h, w, kh, kw, sh, sw, ph, pw):
+    """Adjoint of im2col: add every column entry back onto the pixel it came from."""
+    h_out = (h + 2 * ph - kh) // sh + 1
+    w_out = (w + 2 * pw - kw) // sw + 1
+    cols = cols.reshape(c, kh, kw, n, h_out, w_out)
+    x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i, i + sh * h_out, sh)
+            columns = slice(j, j + sw * w_out, sw)
+            x_pad[:, :, rows, columns] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
+
+
+IM2COL = {"numba": kernels.im2col, "numpy": _im2col_numpy}
+COL2IM = {"numba": kernels.col2im, "numpy": _col2im_numpy}
+
+
+# -- the math ------------------------------------------------------------------
+def _channels_first(y_cn, n, hw):
+    """(c, n h w) -> contiguous (n, c, h, w)."""
+    return np.ascontiguousarray(y_cn.reshape(-1, n, *hw).transpose(1, 0, 2, 3))
+
+
+def _channels_major(x):
+    """(n, c, h, w) -> (c, n h w), the layout the GEMMs work in."""
+    return x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)
+
+
+def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col):
+    """y = W im2col(x) + b, one matrix product for the whole batch; also returns cols."""
+    c_out, _, kh, kw = W.shape
+    cols = im2col(x, kh, kw, *stride, *padding)
+    y_cn = W.reshape(c_out, -1) @ cols
+    y = np.empty((x.shape[0], c_out, *out_hw), dtype=x.dtype)
+    np.add(y_cn.reshape(c_out, x.shape[0], *out_hw).transpose(1, 0, 2, 3),
+           b[:, None, None], out=y)
+    return y, cols
+
+
+def _conv2d_backward(grad_out, cols, W, x_shape, stride, padding, col2im):
+    """dW = g cols^T,  db = sum of g,  dx = col2im(W^T g)."""
+    c_out, _, kh, kw = W.shape
+    g = _channels_major(grad_out)
+    dW = (g @ cols.T).reshape(W.shape)
+    db = g.sum(axis=1)
+    dx = col2im(W.reshape(c_out, -1).T @ g, *x_shape, kh, kw, *stride, *padding)
+    return dx, dW, db
+
+
+def _conv_transpose2d_forward(x, W, b, stride, padding, out_hw, col2im):
+    """y = col2im(W^T x) + b; also returns x in (c_in, n h w) layout for dW."""
+    n = x.shape[0]
+    c_in, c_out, kh, kw = W.shape
+    x_cn = _channels_major(x)
+    y = col2im(W.reshape(c_in, -1).T @ x_cn, n, c_out, *out_hw, kh, kw, *stride, *padding)
+    y += b[:, None, None]
+    return y, x_cn
+
+
+def _conv_transpose2d_backward(grad_out, x_cn, W, x_shape, stride, padding, im2col):
+    """dx = W im2col(g) (a Conv2D of g),  dW = x im2col(g)^T,  db = sum of g."""
+    c_in, _, kh, kw = W.shape
+    g_cols = im2col(grad_out, kh, kw, *stride, *padding)
+    dx = _channels_first(W.reshape(c_in, -1) @ g_cols, x_shape[0], x_shape[2:])
+    dW = (x_cn @ g_cols.T).reshape(W.shape)
+    db = grad_out.sum(axis=(0, 2, 3))
+    return dx, dW, db
+
+
+# -- the layers ------------------------------------------------------------------
+class Conv2D(Layer):
+    """2-d convolution (cross-correlation) ``y = W * x + b`` over NCHW batches.
+
+    ``y[n, o, r, q] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, r s_h + i, q s_w + j]``
+    with ``x_pad`` the input zero-padded by ``padding`` on every side.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of input and output.
+    kernel_size, stride, padding : int or (int, int)
+        Window size, step and zero padding, as ``(height, width)`` or one
+        int for both. ``stride`` >= 1, ``padding`` >= 0.
+    init : {"glorot_uniform", "he_normal", "zeros"}
+        Initializer of ``W`` with ``fan_in = in_channels kh kw`` and
+        ``fan_out = out_channels kh kw``; ``b`` starts at zero.
+    dtype, rng : see ``Layer``.
+    backend : {"numba", "numpy"}
+        im2col/col2im as compiled loops or as the readable NumPy twin.
+
+    Shape
+    -----
+    x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out) with
+    ``H_out = (H + 2 p_h - k_h) // s_h + 1`` (likewise ``W_out``); rows or
+    columns left over when the stride does not divide evenly are ignored.
+
+    Attributes
+    ----------
+    params["W"] : (out_channels, in_channels, kh, kw)
+    params["b"] : (out_channels,)
+
+    Notes
+    -----
+    Forward is ``y = W2 cols + b`` with ``W2 = W.reshape(out_channels, -1)``
+    and ``cols = im2col(x)``. Backward, with ``g`` = dL/dy in
+    (out_channels, N H_out W_out) layout:
+    ``dL/dW2 = g cols^T``, ``dL/db = sum of g over batch and pixels``,
+    ``dL/dx = col2im(W2^T g)``, where ``col2im`` is the adjoint of ``im2col``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = Conv2D(1, 4, kernel_size=3, padding=1, rng=0)
+    >>> layer.forward(np.ones((2, 1, 28, 28))).shape
+    (2, 4, 28, 28)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 init="glorot_uniform", dtype="float64", rng=None, backend="numba"):
+        super().__init__(dtype=dtype, rng=rng)
+        self.in_channels = check_int(in_channels, "in_channels", self.name)
+        self.out_channels = check_int(out_channels, "out_channels", self.name)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
+        self.stride = as_pair(stride, "stride", self.name)
+        self.padding = as_pair(padding, "padding", self.name, minimum=0)
+        self.init = init
+        self.backend = check_backend(backend, self.name)
+        kh, kw = self.kernel_size
+        shape = (self.out_channels, self.in_channels, kh, kw)
+        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
+        self._add_param("W", initialize(init, shape, fan_in, fan_out, self._generator(),
+                                        self.dtype))
+        self._add_param("b", np.zeros(self.out_channels))
+
+    def _output_hw(self, hw):
+        return window_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding)
+
+    def forward(self, x, training=True):
+        x = check_images(self, x, self.in_channels)
+        y, cols = _conv2d_forward(x, self.params["W"], self.params["b"], self.stride,
+                                  self.padding, self._output_hw(x.shape[2:]),
+                                  IM2COL[self.backend])
+        if training:
+            self._cache = (x.shape, cols)
+        return y
+
+    def backward(self, grad_out):
+        x_shape, cols = self._saved()
+        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
+        self._check_grad(grad_out, out_shape)
+        dx, dW, db = _conv2d_backward(grad_out, cols, self.params["W"], x_shape, self.stride,
+                                      self.padding, COL2IM[self.backend])
+        self.grads["W"] += dW
+        self.grads["b"] += db
+        return dx
+
+    def output_shape(self, input_shape):
+        _, h, w = check_example_shape(self, input_shape, self.in_channels)
+        return (self.out_channels, *self._output_hw((h, w)))
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "init": self.init, "backend": self.backend,
+                **super().get_config()}
+
+
+class ConvTranspose2D(Layer):
+    """Transposed convolution: the adjoint of ``Conv2D``, plus a bias.
+
+    Each input pixel scatters ``x[n, c, r, q] W[c, o, :, :]`` onto the output
+    window at ``(r s_h - p_h, q s_w - p_w)``; the sum over pixels and input
+    channels, plus ``b[o]``, is ``y``. With ``b = 0`` this is exactly
+    ``Conv2D.backward``'s map from dL/dy to dL/dx for the same ``W``, and it
+    matches ``torch.nn.ConvTranspose2d``. It upsamples by ``stride``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels of input and output.
+    kernel_size, stride, padding : int or (int, int)
+        As in the ``Conv2D`` this is the adjoint of; ``padding`` trims the
+        output on every side.
+    output_padding : int or (int, int)
+        Extra rows/columns added at the bottom/right of the output, each
+        smaller than the stride; picks one of the input sizes a strided
+        ``Conv2D`` maps to the same output size.
+    init : {"glorot_uniform", "he_normal", "zeros"}
+        Initializer of ``W`` with ``fan_in = in_channels kh kw`` and
+        ``fan_out = out_channels kh kw``; ``b`` starts at zero.
+    dtype, rng : see ``Layer``.
+    backend : {"numba", "numpy"}
+        im2col/col2im as compiled loops or as the readable NumPy twin.
+
+    Shape
+    -----
+    x : (N, in_channels, H, W) -> y : (N, out_channels, H_out, W_out) with
+    ``H_out = (H - 1) s_h - 2 p_h + k_h + output_padding_h`` (likewise ``W_out``).
+
+    Attributes
+    ----------
+    params["W"] : (in_channels, out_channels, kh, kw)
+    params["b"] : (out_channels,)
+
+    Notes
+    -----
+    Forward is ``y = col2im(W2^T x) + b`` with ``W2 = W.reshape(in_channels, -1)``
+    and ``x`` in (in_channels, N H W) layout. Backward, with ``g`` = dL/dy:
+    ``dL/dx = W2 im2col(g)`` (a ``Conv2D`` of ``g``),
+    ``dL/dW2 = x im2col(g)^T``, ``dL/db = sum of g over batch and pixels``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> layer = ConvTranspose2D(8, 1, kernel_size=2, stride=2, rng=0)
+    >>> layer.forward(np.ones((2, 8, 14, 14))).shape
+    (2, 1, 28, 28)
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, init="glorot_uniform", dtype="float64", rng=None,
+                 backend="numba"):
+        super().__init__(dtype=dtype, rng=rng)
+        self.in_channels = check_int(in_channels, "in_channels", self.name)
+        self.out_channels = check_int(out_channels, "out_channels", self.name)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
+        self.stride = as_pair(stride, "stride", self.name)
+        self.padding = as_pair(padding, "padding", self.name, minimum=0)
+        self.output_padding = as_pair(output_padding, "output_padding", self.name, minimum=0)
+        if any(op >= s for op, s in zip(self.output_padding, self.stride)):
+            raise ValueError(
+                f"{self.name}: output_padding must be smaller than stride, got "
+                f"output_padding={self.output_padding}, stride={self.stride}"
+            )
+        self.init = init
+        self.backend = check_backend(backend, self.name)
+        kh, kw = self.kernel_size
+        shape = (self.in_channels, self.out_channels, kh, kw)
+        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
+        self._add_param("W", initialize(init, shape, fan_in, fan_out, self._generator(),
+                                        self.dtype))
+        self._add_param("b", np.zeros(self.out_channels))
+
+    def _output_hw(self, hw):
+        out = []
+        for axis, size, k, s, p, op in zip(("height", "width"), hw, self.kernel_size,
+                                           self.stride, self.padding, self.output_padding):
+            size_out = (size - 1) * s - 2 * p + k + op
+            if size_out < 1:
+                raise ValueError(
+                    f"{self.name}: output {axis} (H - 1) s - 2 p + k + output_padding = "
+                    f"({size} - 1) {s} - 2 {p} + {k} + {op} = {size_out} must be >= 1"
+                )
+            out.append(size_out)
+        return tuple(out)
+
+    def forward(self, x, training=True):
+        x = check_images(self, x, self.in_channels)
+        y, x_cn = _conv_transpose2d_forward(x, self.params["W"], self.params["b"],
+                                            self.stride, self.padding,
+                                            self._output_hw(x.shape[2:]), COL2IM[self.backend])
+        if training:
+            self._cache = (x.shape, x_cn)
+        return y
+
+    def backward(self, grad_out):
+        x_shape, x_cn = self._saved()
+        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
+        grad_out = np.ascontiguousarray(self._check_grad(grad_out, out_shape))
+        dx, dW, db = _conv_transpose2d_backward(grad_out, x_cn, self.params["W"], x_shape,
+                                                self.stride, self.padding,
+                                                IM2COL[self.backend])
+        self.grads["W"] += dW
+        self.grads["b"] += db
+        return dx
+
+    def output_shape(self, input_shape):
+        _, h, w = check_example_shape(self, input_shape, self.in_channels)
+        return (self.out_channels, *self._output_hw((h, w)))
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "output_padding": list(self.output_padding),
+                "init": self.init, "backend": self.backend, **super().get_config()}

@@ -1,0 +1,220 @@
+"""Center crop and concatenation: the plumbing of U-Net skip connections.
+
+A U-Net encoder feature map is (center-)cropped to the size of the decoder
+feature map it joins, then the two are concatenated along the channels:
+
+    skip = Crop2D.to_match(up).forward(skip)      # (N, C1, H, W)
+    z = Concat(axis=1).forward([up, skip])        # (N, C0 + C1, H, W)
+    d_up, d_skip = concat.backward(g)             # one gradient per input
+"""
+
+import numbers
+
+import numpy as np
+
+from npae._validation import check_int
+from npae.layers.base import Layer
+from npae.layers.conv import as_pair, check_example_shape, check_images
+
+
+def crop_offsets(size, target):
+    """(start, stop) of a centred window of length ``target`` in ``size``.
+
+    When ``size - target`` is odd the extra element comes off the end
+    (bottom or right): ``start = (size - target) // 2``.
+    """
+    start = (size - target) // 2
+    return start, start + target
+
+
+def center_crop(x, height, width):
+    """The centred (height, width) window of the last two axes of ``x`` (a view).
+
+    When the difference in size is odd, the extra row (column) is removed at
+    the bottom (right).
+    """
+    h, w = x.shape[-2:]
+    if height > h or width > w:
+        raise ValueError(f"center_crop: cannot crop size {(h, w)} to a larger {(height, width)}")
+    top, bottom = crop_offsets(h, height)
+    left, right = crop_offsets(w, width)
+    return x[..., top:bottom, left:right]
+
+
+class Crop2D(Layer):
+    """Center crop of NCHW feature maps to ``target_size`` ``(h, w)``.
+
+    ``y = x[:, :, top:top + h, left:left + w]`` with ``top = (H - h) // 2`` and
+    ``left = (W - w) // 2``: when ``H - h`` (or ``W - w``) is odd, the extra
+    row (column) comes off the bottom (right).
+
+    Parameters
+    ----------
+    target_size : int or (int, int)
+        Output height and width (one int for a square).
+    dtype, rng : see ``Layer``.
+
+    Shape
+    -----
+    x : (N, C, H, W) with H >= h, W >= w -> y : (N, C, h, w)
+
+    Notes
+    -----
+    Backward pads with zeros: ``dL/dx`` is zero everywhere except the
+    cropped window, which receives ``g``. ``Crop2D.to_match(ref)`` builds the
+    crop to ``ref``'s spatial size; ``center_crop(x, h, w)`` is the plain
+    function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(25.0).reshape(1, 1, 5, 5)
+    >>> Crop2D(2).forward(x)[0, 0]
+    array([[ 6.,  7.],
+           [11., 12.]])
+    """
+
+    trainable = False
+
+    def __init__(self, target_size, dtype="float64", rng=None):
+        super().__init__(dtype=dtype, rng=rng)
+        self.target_size = as_pair(target_size, "target_size", self.name)
+
+    @classmethod
+    def to_match(cls, ref):
+        """A ``Crop2D`` to the spatial size (and dtype) of the (N, C, H, W) array ``ref``."""
+        if not isinstance(ref, np.ndarray) or ref.ndim != 4:
+            got = getattr(ref, "shape", type(ref).__name__)
+            raise ValueError(f"Crop2D.to_match expected an (N, C, H, W) array, got {got}")
+        return cls(tuple(ref.shape[2:]), dtype=ref.dtype)
+
+    def _check_fits(self, hw):
+        if any(size < target for size, target in zip(hw, self.target_size)):
+            raise ValueError(
+                f"{self.name}: cannot crop spatial size {tuple(hw)} to the larger "
+                f"target_size {self.target_size}"
+            )
+
+    def forward(self, x, training=True):
+        x = check_images(self, x)
+        self._check_fits(x.shape[2:])
+        if training:
+            self._cache = x.shape
+        return np.ascontiguousarray(center_crop(x, *self.target_size))
+
+    def backward(self, grad_out):
+        x_shape = self._saved()
+        self._check_grad(grad_out, x_shape[:2] + self.target_size)
+        dx = np.zeros(x_shape, dtype=self.dtype)
+        center_crop(dx, *self.target_size)[...] = grad_out
+        return dx
+
+    def output_shape(self, input_shape):
+        c, h, w = check_example_shape(self, input_shape)
+        self._check_fits((h, w))
+        return (c, *self.target_size)
+
+    def get_config(self):
+        return {"target_size": list(self.target_size), **super().get_config()}
+
+
+class Concat(Layer):
+    """Concatenate several arrays along ``axis`` (the channels by default).
+
+    The layer has several inputs, so its protocol differs from the
+    one-array layers: ``forward`` takes a list (or tuple) of arrays
+    ``[a, b, ...]`` and ``backward`` returns a list of their gradients
+    ``[da, db, ...]`` in the same order. It cannot sit inside a
+    ``Sequential``; models with skip connections call it directly.
+
+    Parameters
+    ----------
+    axis : int
+        Axis to join along, >= 1 (axis 0 is the batch). The inputs must
+        agree on every other axis.
+    dtype, rng : see ``Layer``.
+
+    Shape
+    -----
+    [(N, C_1, H, W), (N, C_2, H, W), ...] -> (N, C_1 + C_2 + ..., H, W) for
+    ``axis=1``.
+
+    Notes
+    -----
+    Backward splits ``g`` where the inputs were joined: input ``k`` receives
+    the slice of ``g`` at its own position along ``axis``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> concat = Concat()
+    >>> concat.forward([np.ones((2, 3, 4, 4)), np.zeros((2, 5, 4, 4))]).shape
+    (2, 8, 4, 4)
+    >>> [g.shape for g in concat.backward(np.ones((2, 8, 4, 4)))]
+    [(2, 3, 4, 4), (2, 5, 4, 4)]
+    """
+
+    trainable = False
+
+    def __init__(self, axis=1, dtype="float64", rng=None):
+        super().__init__(dtype=dtype, rng=rng)
+        self.axis = check_int(axis, "axis", self.name, minimum=1)
+
+    def _check_inputs(self, xs):
+        if not isinstance(xs, (list, tuple)):
+            raise TypeError(
+                f"{self.name}.forward expected a list of arrays, got {type(xs).__name__}"
+            )
+        if len(xs) < 2:
+            raise ValueError(
+                f"{self.name}.forward expected at least two arrays, got {len(xs)}"
+            )
+        ndim = getattr(xs[0], "ndim", 2)
+        if ndim <= self.axis:
+            raise ValueError(
+                f"{self.name}: axis {self.axis} needs inputs with at least {self.axis + 1} "
+                f"dimensions, got shape {getattr(xs[0], 'shape', None)}"
+            )
+        for x in xs:
+            self._check_input(x, ndim)
+        shapes = [x.shape for x in xs]
+        others = {s[:self.axis] + s[self.axis + 1:] for s in shapes}
+        if len(others) > 1:
+            raise ValueError(
+                f"{self.name} expected inputs that agree on every axis but {self.axis}, "
+                f"got shapes {shapes}"
+            )
+
+    def forward(self, xs, training=True):
+        self._check_inputs(xs)
+        if training:
+            self._cache = [x.shape for x in xs]
+        return np.concatenate(xs, axis=self.axis)
+
+    def backward(self, grad_out):
+        shapes = self._saved()
+        out_shape = list(shapes[0])
+        out_shape[self.axis] = sum(s[self.axis] for s in shapes)
+        self._check_grad(grad_out, out_shape)
+        ends = np.cumsum([s[self.axis] for s in shapes])[:-1]
+        return [np.ascontiguousarray(g) for g in np.split(grad_out, ends, axis=self.axis)]
+
+    def output_shape(self, input_shape):
+        """Per-example output shape for a list of per-example input shapes."""
+        if len(input_shape) < 2 or any(isinstance(s, numbers.Integral) for s in input_shape):
+            raise ValueError(
+                f"{self.name}.output_shape expected a list of per-example shapes, "
+                f"got {input_shape!r}"
+            )
+        shapes = [tuple(s) for s in input_shape]
+        k = self.axis - 1
+        others = {s[:k] + s[k + 1:] for s in shapes}
+        if len(others) > 1 or any(len(s) <= k for s in shapes):
+            raise ValueError(
+                f"{self.name} expected shapes that agree on every axis but {self.axis}, "
+                f"got {shapes}"
+            )
+        return shapes[0][:k] + (sum(s[k] for s in shapes),) + shapes[0][k + 1:]
+
+    def get_config(self):
+        return {"axis": self.axis, **super().get_config()}
