@@ -3,8 +3,17 @@
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 FLOAT_DTYPES = (np.dtype("float64"), np.dtype("float32"))
+
+
+class NonFiniteInputError(ValueError):
+    """An array that must be finite holds NaN or inf.
+
+    Inside a training step this means the model diverged, so the training
+    loop turns it into a ``TrainingDivergedError``.
+    """
 
 
 def check_float_dtype(dtype, owner="npae"):
@@ -29,6 +38,11 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
     ``n_features`` checks the per-example shape (an int for 2-d input, a
     tuple for images).
     """
+    if scipy.sparse.issparse(X):
+        raise TypeError(
+            f"{owner} expected a dense array, got sparse input ({type(X).__name__}): "
+            "sparse data is not supported, convert it with X.toarray()"
+        )
     if hasattr(X, "__array__") and not isinstance(X, np.ndarray):
         X = np.asarray(X)
     if not isinstance(X, np.ndarray):
@@ -50,7 +64,8 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
                 f"{owner} expected numeric data, got an object array that is not: {err}"
             ) from None
     if X.dtype.kind == "c":
-        raise ValueError(f"{owner}: complex data not supported, got dtype {X.dtype}")
+        # "Complex data not supported" is scikit-learn's wording, which its checks look for.
+        raise ValueError(f"{owner}: Complex data not supported, got dtype {X.dtype}")
     if X.dtype.kind not in "fiub":
         raise TypeError(
             f"{owner} expected a real numeric array, got dtype {X.dtype}"
@@ -58,11 +73,20 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if X.ndim not in allowed:
         want = " or ".join(f"{d}-d" for d in allowed)
-        raise ValueError(f"{owner} expected a {want} array, got shape {X.shape}")
-    if not allow_empty and (X.shape[0] == 0 or X.size == 0):
+        hint = ""
+        if X.ndim == 1 and 2 in allowed:
+            hint = (": Reshape your data either using X.reshape(-1, 1) if it has a single "
+                    "feature or X.reshape(1, -1) if it contains a single sample")
+        raise ValueError(f"{owner} expected a {want} array, got shape {X.shape}{hint}")
+    if not allow_empty and X.shape[0] == 0:
         raise ValueError(
-            f"{owner} expected at least one sample with at least one feature, "
-            f"got shape {X.shape}"
+            f"{owner} expected at least one sample, got 0 sample(s) (shape={X.shape}) "
+            "while a minimum of 1 is required."
+        )
+    if not allow_empty and X.size == 0:
+        raise ValueError(
+            f"{owner} expected at least one feature, got 0 feature(s) (shape={X.shape}) "
+            "while a minimum of 1 is required."
         )
     if n_features is not None:
         want = (n_features,) if isinstance(n_features, numbers.Integral) else tuple(n_features)
@@ -82,7 +106,7 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
         out_dtype = X.dtype
     X = np.ascontiguousarray(X, dtype=out_dtype)
     if not np.isfinite(X).all():
-        raise ValueError(f"{owner} got input containing NaN or inf")
+        raise NonFiniteInputError(f"{owner} expected finite input, got input containing NaN or inf")
     return X
 
 
@@ -95,8 +119,8 @@ def check_int(value, name, owner, minimum=1):
     return int(value)
 
 
-def check_number(value, name, owner, low=None, high=None, low_open=False):
-    """Require a finite real number in [low, high] ((low, high] if low_open)."""
+def check_number(value, name, owner, low=None, high=None, low_open=False, high_open=False):
+    """Require a finite real number in [low, high]; ``low_open``/``high_open`` exclude an end."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{owner}: {name} must be a number, got {value!r}")
     value = float(value)
@@ -105,8 +129,9 @@ def check_number(value, name, owner, low=None, high=None, low_open=False):
     if low is not None and (value < low or (low_open and value == low)):
         bound = f"> {low}" if low_open else f">= {low}"
         raise ValueError(f"{owner}: {name} must be {bound}, got {value}")
-    if high is not None and value > high:
-        raise ValueError(f"{owner}: {name} must be <= {high}, got {value}")
+    if high is not None and (value > high or (high_open and value == high)):
+        bound = f"< {high}" if high_open else f"<= {high}"
+        raise ValueError(f"{owner}: {name} must be {bound}, got {value}")
     return value
 
 

@@ -17,11 +17,16 @@ import sys
 import numpy as np
 from tqdm.auto import tqdm
 
-from npae._validation import check_int, check_number
+from npae._validation import NonFiniteInputError, check_int, check_number
 
 
 class TrainingDivergedError(FloatingPointError):
     """The loss became NaN or inf; the model keeps its last good weights."""
+
+
+def _finite(array):
+    # One summing pass is cheap; only a non-finite sum needs the full test.
+    return bool(np.isfinite(array.sum()) or np.isfinite(array).all())
 
 
 class Callback:
@@ -119,13 +124,10 @@ class Trainer:
         with self._progress() as bar:
             while self.epoch < self.epochs and not self.stop_training:
                 try:
-                    loss = self._run_epoch(X, Y, n)
+                    logs = self._run_epoch(X, Y, n, validation_data)
                 except (TrainingDivergedError, KeyboardInterrupt):
                     self._restore(last_good)
                     raise
-                logs = {"loss": loss}
-                if validation_data is not None and self.evaluate is not None:
-                    logs["val_loss"] = self.evaluate(*validation_data)
                 self.history.append(**logs)
                 self.epoch += 1
                 last_good = self._snapshot()
@@ -134,7 +136,7 @@ class Trainer:
                 for cb in self.callbacks:
                     cb.on_epoch_end(self, {"epoch": self.epoch, "network": self.network, **logs})
                 if self.early_stopping:
-                    monitored = logs.get("val_loss", loss)
+                    monitored = logs.get("val_loss", logs["loss"])
                     if monitored < best_loss - self.min_delta:
                         best, best_loss, waited = last_good, monitored, 0
                     else:
@@ -145,23 +147,43 @@ class Trainer:
             self._restore(best)
         return self.history
 
-    def _run_epoch(self, X, Y, n):
+    def _diverged(self, what, batch):
+        where = f"at epoch {self.epoch + 1}" + (f", batch {batch}" if batch else "")
+        return TrainingDivergedError(
+            f"training diverged: {what} {where}; the weights from the end of epoch "
+            f"{self.epoch} were kept. Try a smaller learning_rate."
+        )
+
+    def _run_epoch(self, X, Y, n, validation_data):
+        """One pass over the data; returns the epoch's logs (``loss``, ``val_loss``)."""
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         total = 0.0
-        for batch, start in enumerate(range(0, n, self.batch_size)):
+        batch = 0
+        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
             idx = order[start:start + self.batch_size]
             xb, yb = X[idx], Y[idx]
             self.network.zero_grad()
-            loss = self.step(xb, yb)
+            try:
+                loss = self.step(xb, yb)
+            except NonFiniteInputError as err:
+                # A layer met NaN or inf inside the network: the weights blew up.
+                raise self._diverged("NaN or inf appeared inside the network", batch) from err
             if not np.isfinite(loss):
-                raise TrainingDivergedError(
-                    f"training diverged: the loss became {loss} at epoch {self.epoch + 1}, "
-                    f"batch {batch + 1}; the weights from the end of epoch {self.epoch} "
-                    "were kept. Try a smaller learning_rate."
-                )
+                raise self._diverged(f"the loss became {loss}", batch)
             self.optimizer.step()
             total += loss * len(idx)
             for cb in self.callbacks:
-                cb.on_batch_end(self, {"epoch": self.epoch + 1, "batch": batch + 1,
+                cb.on_batch_end(self, {"epoch": self.epoch + 1, "batch": batch,
                                        "loss": loss, "network": self.network})
-        return total / n
+        # The last update is only seen by the next forward: check it here.
+        if not all(_finite(p) for _, p, _ in self.network.named_parameters()):
+            raise self._diverged("the parameters became NaN or inf", batch)
+        logs = {"loss": total / n}
+        if validation_data is not None and self.evaluate is not None:
+            try:
+                logs["val_loss"] = self.evaluate(*validation_data)
+            except NonFiniteInputError as err:
+                raise self._diverged("NaN or inf appeared inside the network", None) from err
+            if not np.isfinite(logs["val_loss"]):
+                raise self._diverged(f"the validation loss became {logs['val_loss']}", None)
+        return logs

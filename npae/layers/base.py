@@ -8,7 +8,7 @@ and returns dL/dx. Layers never update their own parameters: optimizers do.
 
 import numpy as np
 
-from npae._validation import check_float_dtype
+from npae._validation import NonFiniteInputError, check_float_dtype
 from npae.utils import as_generator
 
 #: Every concrete layer class by name, filled in by ``Layer.__init_subclass__``;
@@ -123,7 +123,9 @@ class Layer:
             )
         # One summing pass is cheap; only a non-finite sum needs the full test.
         if not np.isfinite(x.sum()) and not np.isfinite(x).all():
-            raise ValueError(f"{self.name} got an input containing NaN or inf")
+            raise NonFiniteInputError(
+                f"{self.name} expected finite input, got an input containing NaN or inf"
+            )
         return x
 
     def _check_grad(self, grad_out, shape):
