@@ -22,7 +22,12 @@ class Optimizer:
                 f"{type(self).__name__} expected as many grads as params, "
                 f"got {len(self.grads)} and {len(self.params)}"
             )
-        for p, g in zip(self.params, self.grads):
+        for i, (p, g) in enumerate(zip(self.params, self.grads)):
+            if not isinstance(p, np.ndarray) or not isinstance(g, np.ndarray):
+                raise TypeError(
+                    f"{type(self).__name__} updates numpy arrays in place, got "
+                    f"{type(p).__name__} and {type(g).__name__} at {i}"
+                )
             if p.shape != g.shape:
                 raise ValueError(f"param of shape {p.shape} has a grad of shape {g.shape}")
         self.lr = check_number(lr, "lr", type(self).__name__, low=0, low_open=True)
@@ -30,13 +35,30 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
+    def _state_arrays(self):
+        """The live state arrays (momentum buffers, moments), in a fixed order."""
+        return []
+
     def state_dict(self):
-        """The optimizer's state: JSON-able scalars and a list of arrays."""
-        return {"scalars": {}, "arrays": []}
+        """A snapshot of the optimizer's state: JSON-able scalars and copies of its arrays."""
+        return {"scalars": {}, "arrays": [a.copy() for a in self._state_arrays()]}
 
     def load_state_dict(self, state):
-        for mine, theirs in zip(self.state_dict()["arrays"], state["arrays"]):
-            mine[...] = theirs
+        """Copy a ``state_dict()`` back into the state, checking count and shapes."""
+        owner = type(self).__name__
+        mine, theirs = self._state_arrays(), list(state["arrays"])
+        if len(mine) != len(theirs):
+            raise ValueError(
+                f"{owner}.load_state_dict expected {len(mine)} arrays, got {len(theirs)}"
+            )
+        for i, (a, b) in enumerate(zip(mine, theirs)):
+            if np.shape(b) != a.shape:
+                raise ValueError(
+                    f"{owner}.load_state_dict: array {i} expected shape {a.shape}, "
+                    f"got {np.shape(b)}"
+                )
+        for a, b in zip(mine, theirs):
+            a[...] = b
 
 
 class SGD(Optimizer):
@@ -77,8 +99,8 @@ class SGD(Optimizer):
             g *= lr
             p -= g
 
-    def state_dict(self):
-        return {"scalars": {}, "arrays": self.velocity}
+    def _state_arrays(self):
+        return self.velocity
 
 
 class Adam(Optimizer):
@@ -96,8 +118,9 @@ class Adam(Optimizer):
     def __init__(self, params, grads, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
                  weight_decay=0.0):
         super().__init__(params, grads, lr)
-        self.beta1 = check_number(beta1, "beta1", "Adam", low=0, high=1)
-        self.beta2 = check_number(beta2, "beta2", "Adam", low=0, high=1)
+        # beta = 1 would divide by 1 - beta^t = 0 in the bias correction.
+        self.beta1 = check_number(beta1, "beta1", "Adam", low=0, high=1, high_open=True)
+        self.beta2 = check_number(beta2, "beta2", "Adam", low=0, high=1, high_open=True)
         self.eps = check_number(eps, "eps", "Adam", low=0, low_open=True)
         self.weight_decay = check_number(weight_decay, "weight_decay", "Adam", low=0)
         self.t = 0
@@ -131,8 +154,13 @@ class Adam(Optimizer):
             buf *= step_size
             p -= buf
 
+    def _state_arrays(self):
+        return self.m + self.v
+
     def state_dict(self):
-        return {"scalars": {"t": self.t}, "arrays": self.m + self.v}
+        state = super().state_dict()
+        state["scalars"]["t"] = self.t
+        return state
 
     def load_state_dict(self, state):
         super().load_state_dict(state)
