@@ -19,6 +19,8 @@ Examples
 True
 """
 
+import inspect
+
 import numpy as np
 
 from npae.utils import as_generator
@@ -141,15 +143,33 @@ def check_layer(layer, x, seed=0, eps=1e-6):
 
 
 def check_loss(loss_fn, y_pred, *args, eps=1e-6, **kwargs):
-    """Gradient check of ``value, grad = loss_fn(y_pred, *args, **kwargs)``."""
-    y_pred = np.array(y_pred, dtype=np.float64)
-    _, grad = loss_fn(y_pred, *args, **kwargs)
+    """Gradient check of a loss or regularizer ``loss_fn(y_pred, *args, **kwargs)``.
+
+    ``loss_fn`` returns ``(value, grad)``, or ``(value, grad_1, ..., grad_k)``
+    for the first k positional inputs (``gaussian_kl(mu, logvar)`` returns
+    ``(value, dmu, dlogvar)``); every returned gradient is checked, each
+    under the name of its parameter.
+    """
+    # Float arrays are checked in float64 (copies, perturbed in place); integer
+    # arrays (class labels) and other arguments pass as given.
+    inputs = [np.array(y_pred, dtype=np.float64)]
+    inputs += [np.array(a, dtype=np.float64)
+               if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in args]
+    _, *grads = loss_fn(*inputs, **kwargs)
 
     def loss():
-        return float(loss_fn(y_pred, *args, **kwargs)[0])
+        return float(loss_fn(*inputs, **kwargs)[0])
 
-    name = getattr(loss_fn, "__name__", type(loss_fn).__name__)
-    return check_arrays(loss, {"y_pred": y_pred}, {"y_pred": grad}, f"{name} gradient check", eps)
+    try:
+        names = list(inspect.signature(loss_fn).parameters)[:len(grads)]
+    except (TypeError, ValueError):
+        names = []
+    if len(names) != len(grads) or len(set(names)) != len(names):
+        names = ["y_pred"] + [f"arg{i}" for i in range(1, len(grads))]
+    arrays = dict(zip(names, inputs))
+    analytic = dict(zip(names, grads))
+    title = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    return check_arrays(loss, arrays, analytic, f"{title} gradient check", eps)
 
 
 def check_network(network, loss_fn, x, target=None, eps=1e-6):
