@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from npae._validation import check_sizes
 from npae.layers.activations import get_activation
 from npae.layers.base import Layer
 from npae.layers.dense import Dense
@@ -77,7 +78,12 @@ class Sequential:
                 for k, p in layer.params.items()}
 
     def load_state_dict(self, state):
-        """Copy arrays from ``state`` into the parameters, checking shapes."""
+        """Copy arrays from ``state`` into the parameters, checking shapes.
+
+        Everything is checked before anything is copied, so a bad ``state``
+        leaves the network as it was.
+        """
+        pairs = []
         for i, layer in enumerate(self.layers):
             for key, param in layer.params.items():
                 name = f"{i}.{key}"
@@ -88,7 +94,9 @@ class Sequential:
                     raise ValueError(
                         f"array {name!r}: expected shape {param.shape}, got {value.shape}"
                     )
-                param[...] = value
+                pairs.append((param, value))
+        for param, value in pairs:
+            param[...] = value
 
     @property
     def n_params(self):
@@ -135,6 +143,9 @@ def mlp(sizes, activation="relu", final_activation=None, dtype="float64", rng=No
     >>> mlp([64, 32, 8], "relu").forward(np.zeros((2, 64))).shape
     (2, 8)
     """
+    sizes = check_sizes(sizes, "sizes", "mlp")
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: sizes needs an input and an output width, got {list(sizes)}")
     rng = as_generator(rng)
     layers = []
     n_dense = len(sizes) - 1
