@@ -20,7 +20,7 @@ only when complete, so a crash never leaves a half-written model.
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
@@ -138,9 +138,11 @@ def save(estimator, path):
 
 def _atomic_savez(path, payload):
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".npae-", suffix=".tmp", dir=directory)
+    # Not tempfile.mkstemp: its files are private (0600); a model file gets the
+    # permissions of any file the user creates (0666 minus the umask).
+    tmp = os.path.join(directory, f".npae-{secrets.token_hex(8)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             np.savez(fh, **payload)
             fh.flush()
             os.fsync(fh.fileno())
@@ -167,7 +169,11 @@ def _read_archive(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
             contents = {k: archive[k] for k in archive.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as err:
+    except zipfile.BadZipFile as err:
+        if "CRC" in str(err):  # the zip's own checksum of a member's bytes
+            raise ChecksumError(f"{path!r} was altered after saving: {err}") from None
+        raise CorruptFileError(f"{path!r} is truncated or damaged: {err}") from None
+    except (EOFError, OSError, ValueError, KeyError) as err:
         raise CorruptFileError(f"{path!r} is truncated or damaged: {err}") from None
     if "__header__" not in contents or "__header_sha256__" not in contents:
         raise NotAModelFileError(f"{path!r} is an npz archive but not an npae model file")
@@ -175,8 +181,11 @@ def _read_archive(path):
     stored = contents.pop("__header_sha256__").tobytes().decode("ascii", "replace")
     if hashlib.sha256(header_bytes).hexdigest() != stored:
         raise ChecksumError(f"{path!r}: the header was altered after saving (checksum mismatch)")
-    header = json.loads(header_bytes.decode("utf-8"))
-    if header.get("format") != FORMAT:
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise NotAModelFileError(f"{path!r} is not an npae model file")
     version = header.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
