@@ -13,7 +13,20 @@ from scipy.special import expit
 from npae._validation import check_number
 
 
+def _check_float(array, arg, name):
+    """Require a non-empty float32/float64 ndarray (a gradient comes back in its dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} expected {arg} as a numpy array, got {type(array).__name__}")
+    if array.dtype.kind != "f":
+        raise TypeError(f"{name} expected {arg} of dtype float32 or float64, got {array.dtype}")
+    if array.ndim == 0 or array.size == 0:
+        raise ValueError(f"{name} expected a non-empty batch for {arg}, got shape {array.shape}")
+
+
 def _check_pair(y_pred, y_true, name):
+    _check_float(y_pred, "y_pred", name)
+    if not isinstance(y_true, np.ndarray):
+        raise TypeError(f"{name} expected y_true as a numpy array, got {type(y_true).__name__}")
     if y_pred.shape != y_true.shape:
         raise ValueError(
             f"{name} expected y_true of shape {y_pred.shape} (as y_pred), got {y_true.shape}"
@@ -28,7 +41,7 @@ def mean_squared_error(y_pred, y_true):
     diff = y_pred - y_true
     value = float(np.mean(diff * diff))
     grad = diff * diff.dtype.type(2.0 / diff.size)
-    return value, grad
+    return value, grad.astype(y_pred.dtype, copy=False)
 
 
 def binary_cross_entropy(y_pred, y_true, eps=1e-7):
@@ -65,15 +78,23 @@ def softmax_cross_entropy(logits, labels, axis=1):
     L = mean over positions of (logsumexp(z) - z_label);
     dL/dz = (softmax(z) - onehot(label)) / (number of positions).
     """
+    name = "softmax_cross_entropy"
+    _check_float(logits, "logits", name)
     z = logits
     labels = np.asarray(labels)
+    axis = axis % z.ndim
     n_classes = z.shape[axis]
-    onehot = np.moveaxis(np.eye(n_classes, dtype=z.dtype)[labels], -1, axis)
-    if onehot.shape != z.shape:
+    want = z.shape[:axis] + z.shape[axis + 1:]
+    if labels.shape != want:
+        raise ValueError(f"{name} expected labels of shape {want}, got {labels.shape}")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name} expected integer class labels, got dtype {labels.dtype}")
+    if labels.min() < 0 or labels.max() >= n_classes:
         raise ValueError(
-            f"softmax_cross_entropy expected labels of shape "
-            f"{z.shape[:axis] + z.shape[axis + 1:]}, got {labels.shape}"
+            f"{name} expected labels in [0, {n_classes}), got values from "
+            f"{labels.min()} to {labels.max()}"
         )
+    onehot = np.moveaxis(np.eye(n_classes, dtype=z.dtype)[labels], -1, axis)
     z_max = z.max(axis=axis, keepdims=True)
     e = np.exp(z - z_max)
     total = e.sum(axis=axis, keepdims=True)
@@ -103,6 +124,7 @@ def l1_activity(a, lam):
 
     dR/da = lam * sign(a) / N (0 at a = 0, a subgradient).
     """
+    _check_float(a, "a", "l1_activity")
     lam = check_number(lam, "lam", "l1_activity", low=0)
     n = a.shape[0]
     value = lam * float(np.abs(a).sum()) / n
@@ -118,9 +140,8 @@ def sparsity_kl(a, rho, beta):
     ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``.
     dR/da_nj = beta * (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N.
     """
-    rho = check_number(rho, "rho", "sparsity_kl", low=0, high=1, low_open=True)
-    if rho >= 1:
-        raise ValueError(f"sparsity_kl: rho must be < 1, got {rho}")
+    _check_float(a, "a", "sparsity_kl")
+    rho = check_number(rho, "rho", "sparsity_kl", low=0, high=1, low_open=True, high_open=True)
     beta = check_number(beta, "beta", "sparsity_kl", low=0)
     n = a.shape[0]
     eps = 1e-12
@@ -139,6 +160,8 @@ def gaussian_kl(mu, logvar):
     dKL/dmu = mu / N,  dKL/dlogvar = 0.5 (exp(logvar) - 1) / N.
     Returns ``(value, dmu, dlogvar)``.
     """
+    _check_float(mu, "mu", "gaussian_kl")
+    _check_float(logvar, "logvar", "gaussian_kl")
     if mu.shape != logvar.shape:
         raise ValueError(
             f"gaussian_kl expected logvar of shape {mu.shape} (as mu), got {logvar.shape}"
