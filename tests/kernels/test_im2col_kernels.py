@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npae import kernels
+from npae.layers.conv import _col2im_numpy, _im2col_numpy
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+@st.composite
+def geometries(draw, max_size=7):
+    """(x shape, (kh, kw, sh, sw, ph, pw)) with the kernel fitting the padded input."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), max_size))
+    w = draw(st.integers(max(1, kw - 2 * pw), max_size))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w)
+    return shape, (kh, kw, sh, sw, ph, pw)
+
+
+def columns_shape(shape, kh, kw, sh, sw, ph, pw):
+    n, c, h, w = shape
+    return (c * kh * kw, n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=geometries())
+def test_im2col_kernel_equals_numpy_twin(dtype, case):
+    shape, geometry = case
+    x = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    cols = kernels.im2col(x, *geometry)
+    assert cols.dtype == dtype
+    assert cols.shape == columns_shape(shape, *geometry)
+    np.testing.assert_array_equal(cols, _im2col_numpy(x, *geometry))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(case=geometries())
+def test_col2im_kernel_equals_numpy_twin(dtype, case):
+    shape, geometry = case
+    cols = np.random.default_rng(1).normal(size=columns_shape(shape, *geometry)).astype(dtype)
+    x = kernels.col2im(cols, *shape, *geometry)
+    assert x.dtype == dtype
+    assert x.shape == shape
+    np.testing.assert_allclose(x, _col2im_numpy(cols, *shape, *geometry),
+                               rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("im2col, col2im", [(kernels.im2col, kernels.col2im),
+                                            (_im2col_numpy, _col2im_numpy)])
+@given(case=geometries())
+def test_col2im_is_the_adjoint_of_im2col(im2col, col2im, case):
+    """<im2col(x), C> == <x, col2im(C)> for every x and C."""
+    shape, geometry = case
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=shape)
+    cols = rng.normal(size=columns_shape(shape, *geometry))
+    np.testing.assert_allclose(np.vdot(im2col(x, *geometry), cols),
+                               np.vdot(x, col2im(cols, *shape, *geometry)), rtol=1e-10)
+
+
+def test_im2col_hand_computed_example():
+    """2x2 windows of a 3x3 image, stride 1, no padding: one column per window."""
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    np.testing.assert_array_equal(kernels.im2col(x, 2, 2, 1, 1, 0, 0),
+                                  [[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]])

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from npae import kernels
+from npae.layers.upsample import (
+    _bilinear_taps,
+    _interpolate_backward_numpy,
+    _interpolate_numpy,
+    _nearest_taps,
+)
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+shapes = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 6), st.integers(1, 6))
+scales = st.tuples(st.integers(1, 4), st.integers(1, 4))
+
+
+def interpolation(taps, h, w, scale, dtype):
+    rows, row_weights = taps(h, scale[0])
+    cols, col_weights = taps(w, scale[1])
+    return rows, row_weights.astype(dtype), cols, col_weights.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(shape=shapes, scale=scales)
+def test_nearest_kernels_equal_numpy_twins(dtype, shape, scale):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(dtype)
+    tables = interpolation(_nearest_taps, *shape[2:], scale, dtype)
+    y = kernels.nearest_forward(x, *scale)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, _interpolate_numpy(x, *tables))
+    g = rng.normal(size=y.shape).astype(dtype)
+    dx = kernels.nearest_backward(g, *shape[2:], *scale)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, _interpolate_backward_numpy(g, *shape[2:], *tables),
+                               rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(shape=shapes, scale=scales)
+def test_bilinear_kernels_equal_numpy_twins(dtype, shape, scale):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=shape).astype(dtype)
+    tables = interpolation(_bilinear_taps, *shape[2:], scale, dtype)
+    y = kernels.bilinear_forward(x, *tables)
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, _interpolate_numpy(x, *tables),
+                               rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    g = rng.normal(size=y.shape).astype(dtype)
+    dx = kernels.bilinear_backward(g, *shape[2:], *tables)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx, _interpolate_backward_numpy(g, *shape[2:], *tables),
+                               rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+
+
+@given(size=st.integers(1, 9), scale=st.integers(1, 5))
+def test_bilinear_taps_are_convex_and_in_range(size, scale):
+    taps, weights = _bilinear_taps(size, scale)
+    assert taps.shape == weights.shape == (size * scale, 2)
+    assert taps.min() >= 0 and taps.max() <= size - 1
+    assert (weights >= 0).all()
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
