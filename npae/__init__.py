@@ -6,11 +6,19 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
+from npae import datasets, gradcheck, layers, losses, noise, optim, plot
 from npae.decomposition import PCA
 from npae.io import load, save
 from npae.models import VAE, Autoencoder, LinearAutoencoder
 
 __all__ = [
+    "datasets",
+    "gradcheck",
+    "layers",
+    "losses",
+    "noise",
+    "optim",
+    "plot",
     "Autoencoder",
     "LinearAutoencoder",
     "PCA",

@@ -132,8 +132,9 @@ def plot_error_vs_code_size(code_sizes, errors, ax=None):
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
         fig = ax.figure
-    for name, values in errors.items():
-        ax.plot(code_sizes, values, "o-", label=name)
+    styles = ["o-", "s--", "^-.", "v:", "D-"]
+    for i, (name, values) in enumerate(errors.items()):
+        ax.plot(code_sizes, values, styles[i % len(styles)], label=name)
     ax.set_xscale("log", base=2)
     ax.set_xticks(code_sizes)
     ax.set_xticklabels([str(k) for k in code_sizes])

@@ -1,0 +1,369 @@
+"""The ``npae`` command: compare autoencoders with PCA, train one model, check gradients.
+
+    npae compare                      # digits, code sizes 2..32, figures + summary
+    npae train autoencoder --code-size 8
+    npae gradcheck                    # the gradient-check table of every layer and loss
+
+Run ``npae COMMAND --help`` for the options of each command.
+"""
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+#: Model name on the command line -> (estimator class name, defaults for digits).
+#: ``code`` names the hyperparameter that sets the code size.
+MODELS = {
+    "pca": ("PCA", {}, "n_components"),
+    "linear": ("LinearAutoencoder", {"solver": "gd"}, "n_components"),
+    "autoencoder": ("Autoencoder", {"hidden_sizes": (128, 64), "output_activation": "sigmoid",
+                                    "epochs": 300, "batch_size": 32}, "code_size"),
+    "sparse": ("SparseAutoencoder", {}, "code_size"),
+    "denoising": ("DenoisingAutoencoder", {"hidden_sizes": (128, 64),
+                                           "output_activation": "sigmoid", "epochs": 300,
+                                           "batch_size": 32}, "code_size"),
+    "contractive": ("ContractiveAutoencoder", {}, "code_size"),
+    "stacked": ("StackedAutoencoder", {}, None),
+    "vae": ("VAE", {}, "latent_dim"),
+    "conv": ("ConvAutoencoder", {}, "code_size"),
+    "unet": ("UNet", {}, None),
+}
+
+#: Models whose input is an image tensor (N, C, H, W) rather than rows.
+IMAGE_MODELS = {"conv", "unet"}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _estimator_class(name):
+    import npae
+
+    if name not in MODELS:
+        raise CLIError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    class_name = MODELS[name][0]
+    cls = getattr(npae, class_name, None)
+    if cls is None:
+        raise CLIError(f"model {name!r} ({class_name}) is not available in this npae")
+    return cls
+
+
+def make_model(name, code_size=None, seed=0, overrides=None):
+    """Build the estimator ``name`` with digits defaults, a code size and overrides."""
+    cls = _estimator_class(name)
+    _, defaults, code_param = MODELS[name]
+    params = dict(defaults)
+    if code_size is not None and code_param is not None:
+        params[code_param] = code_size
+    params.update(overrides or {})
+    if "random_state" in cls().get_params():
+        params.setdefault("random_state", seed)
+    try:
+        return cls(**params)
+    except TypeError as err:
+        raise CLIError(f"bad option for {name}: {err}") from None
+
+
+def _parse_overrides(pairs):
+    """``["epochs=10", "hidden_sizes=(32,)"]`` -> ``{"epochs": 10, "hidden_sizes": (32,)}``."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise CLIError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
+def _load_data(name, seed, test_size):
+    """Train/test split of a dataset as flat rows plus labels and image shape."""
+    from npae import datasets
+
+    if name == "digits":
+        X, y, image_shape = datasets.load_digits()
+    elif name in ("mnist", "fashion"):
+        X, y = datasets.load_mnist(kind="digits" if name == "mnist" else "fashion")
+        image_shape = (1, 28, 28)
+    else:
+        raise CLIError(f"unknown dataset {name!r}; choose digits, mnist or fashion")
+    X_train, X_test, y_train, y_test = datasets.train_test_split(
+        X, y, test_size=test_size, random_state=seed)
+    return X_train, X_test, y_train, y_test, tuple(image_shape)
+
+
+def _held_out_mse(model, X):
+    return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
+
+
+def _out_dir(path):
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+# -- npae compare ----------------------------------------------------------------
+
+def cmd_compare(args):
+    """Fit every model at every code size; table, figures and summary files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from npae import plot
+
+    overrides = _parse_overrides(args.set)
+    X_train, X_test, y_train, y_test, image_shape = _load_data(args.dataset, args.seed,
+                                                               args.test_size)
+    out = _out_dir(args.out)
+    print(f"npae compare: {args.dataset}, {X_train.shape[0]} train / {X_test.shape[0]} test "
+          f"rows of {X_train.shape[1]} features, seed {args.seed}")
+    print(f"{'model':<14} {'code':>5} {'test MSE':>10} {'vs PCA':>7} {'fit s':>7}")
+    rows, fitted = [], {}
+    for k in args.code_sizes:
+        pca_mse = None
+        for name in args.models:
+            params = dict(overrides)
+            if args.epochs is not None and name != "pca":
+                params["epochs"] = args.epochs
+            model = make_model(name, k, args.seed, params)
+            start = time.perf_counter()
+            model.fit(X_train)
+            seconds = time.perf_counter() - start
+            mse = _held_out_mse(model, X_test)
+            if name == "pca":
+                pca_mse = mse
+            ratio = mse / pca_mse if pca_mse else float("nan")
+            rows.append({"model": name, "code_size": k, "test_mse": mse,
+                         "ratio_to_pca": ratio, "fit_seconds": seconds})
+            fitted[name, k] = model
+            print(f"{name:<14} {k:>5} {mse:>10.5f} {ratio:>7.3f} {seconds:>7.2f}", flush=True)
+    _write_compare_outputs(out, args, rows, fitted, X_test, y_test, image_shape, plot)
+    return 0
+
+
+def _write_compare_outputs(out, args, rows, fitted, X_test, y_test, image_shape, plot):
+    sizes = list(args.code_sizes)
+    errors = {m: [r["test_mse"] for r in rows if r["model"] == m] for m in args.models}
+    figures = {"error_vs_code_size.png": plot.plot_error_vs_code_size(sizes, errors)}
+    k_show = 8 if 8 in sizes else sizes[len(sizes) // 2]
+    recon = {f"{m} ({k_show})": fitted[m, k_show].inverse_transform(
+        fitted[m, k_show].transform(X_test[:10])) for m in args.models}
+    figures["reconstructions.png"] = plot.plot_reconstructions(X_test[:10], recon, image_shape)
+    histories = {f"{m} ({k_show})": fitted[m, k_show].history_ for m in args.models
+                 if getattr(fitted[m, k_show], "history_", None)}
+    if histories:
+        figures["loss_curves.png"] = plot.plot_loss_curves(histories)
+    if 2 in sizes:
+        for m in args.models:
+            figures[f"codes_2d_{m}.png"] = plot.plot_codes(
+                fitted[m, 2].transform(X_test), y_test, title=f"{m}: 2-D code of test digits")
+    for filename, fig in figures.items():
+        fig.savefig(os.path.join(out, filename), dpi=110)
+    summary = {"dataset": args.dataset, "seed": args.seed, "test_size": args.test_size,
+               "code_sizes": sizes, "models": list(args.models), "results": rows,
+               "figures": sorted(figures)}
+    with open(os.path.join(out, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    lines = [f"# npae compare: {args.dataset}, seed {args.seed}", "",
+             "Held-out mean squared reconstruction error per entry "
+             "(lower is better) and ratio to PCA at the same code size.", "",
+             "| model | code size | test MSE | vs PCA | fit seconds |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['model']} | {r['code_size']} | {r['test_mse']:.5f} | "
+              f"{r['ratio_to_pca']:.3f} | {r['fit_seconds']:.2f} |" for r in rows]
+    lines += ["", *[f"![{f}]({f})" for f in sorted(figures)], ""]
+    with open(os.path.join(out, "summary.md"), "w") as fh:
+        fh.write("\n".join(lines))
+    print(f"wrote {len(figures)} figures, summary.md and summary.json to {out}")
+
+
+# -- npae train ------------------------------------------------------------------
+
+def cmd_train(args):
+    """Train one model on a dataset, report its held-out error, save it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from npae import plot
+
+    overrides = _parse_overrides(args.set)
+    for key in ("epochs", "learning_rate", "batch_size"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    if args.hidden_sizes is not None:
+        overrides["hidden_sizes"] = tuple(args.hidden_sizes)
+    if args.verbose:
+        overrides["verbose"] = 1
+    X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size)
+    if args.model in IMAGE_MODELS:
+        X_train = X_train.reshape((-1, *image_shape))
+        X_test = X_test.reshape((-1, *image_shape))
+    model = make_model(args.model, args.code_size, args.seed, overrides)
+    print(f"npae train {args.model}: {model!r}")
+    start = time.perf_counter()
+    model.fit(X_train)
+    seconds = time.perf_counter() - start
+    mse = _held_out_mse(model, X_test)
+    out = _out_dir(args.out)
+    path = os.path.join(out, f"{args.model}.npz")
+    model.save(path)
+    recon = model.inverse_transform(model.transform(X_test[:10]))
+    plot.plot_reconstructions(X_test[:10].reshape(10, -1), {args.model: recon.reshape(10, -1)},
+                              image_shape).savefig(os.path.join(out, "reconstructions.png"))
+    if getattr(model, "history_", None):
+        plot.plot_loss_curves({args.model: model.history_}).savefig(
+            os.path.join(out, "loss_curve.png"))
+    print(f"held-out MSE {mse:.5f} after {seconds:.1f} s; saved {path}")
+    return 0
+
+
+# -- npae gradcheck ----------------------------------------------------------------
+
+def cmd_gradcheck(args):
+    """Print the float64 gradient-check table of every layer and loss."""
+    from npae import gradcheck, layers, losses
+
+    rng = np.random.default_rng(args.seed)
+    x = rng.normal(size=(4, 6))
+    checks = [gradcheck.check_layer(layers.Dense(6, 5, rng=rng), x)]
+    for name in ("identity", "relu", "leaky_relu", "sigmoid", "tanh", "softplus"):
+        checks.append(gradcheck.check_layer(layers.get_activation(name), x))
+    checks.append(gradcheck.check_layer(layers.Flatten(), rng.normal(size=(2, 2, 3))))
+    checks.append(gradcheck.check_layer(layers.Reshape((2, 3)), x))
+    probs, targets = rng.uniform(0.1, 0.9, size=(4, 6)), rng.uniform(size=(4, 6))
+    checks += [
+        gradcheck.check_loss(losses.mean_squared_error, x, targets),
+        gradcheck.check_loss(losses.binary_cross_entropy, probs, targets),
+        gradcheck.check_loss(losses.binary_cross_entropy_with_logits, x, targets),
+        gradcheck.check_loss(losses.softmax_cross_entropy, x, rng.integers(0, 6, size=4)),
+        gradcheck.check_loss(losses.l1_activity, x, 0.1),
+        gradcheck.check_loss(losses.sparsity_kl, probs, 0.05, 3.0),
+    ]
+    worst = 0.0
+    for result in checks:
+        print(result.table(args.tol))
+        print()
+        worst = max(worst, result.max_error)
+    status = "all passed" if worst < args.tol else "FAILED"
+    print(f"{len(checks)} checks, largest relative error {worst:.2e} (tolerance {args.tol:g}): "
+          f"{status}")
+    return 0 if worst < args.tol else 1
+
+
+# -- argument parsing ----------------------------------------------------------------
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _fraction(text):
+    value = _positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1), got {value}")
+    return value
+
+
+def _model_list(text):
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [n for n in names if n not in MODELS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown model(s) {', '.join(unknown) or text!r}; choose from {', '.join(MODELS)}")
+    return names
+
+
+def build_parser():
+    import npae
+
+    parser = argparse.ArgumentParser(
+        prog="npae", description="Autoencoders in pure NumPy: compare with PCA, train, check.")
+    parser.add_argument("--version", action="version", version=f"npae {npae.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def common(p, out):
+        p.add_argument("--dataset", default="digits",
+                       help="digits (bundled, default), mnist or fashion (IDX files in the "
+                            "npae cache; see npae.datasets.load_mnist)")
+        p.add_argument("--seed", type=int, default=0, help="random_state of everything (0)")
+        p.add_argument("--test-size", type=_fraction, default=0.2,
+                       help="held-out fraction (0.2)")
+        p.add_argument("--out", default=out, help=f"output folder ({out})")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="any estimator hyperparameter, e.g. --set weight_decay=1e-4 "
+                            "(repeatable; values are Python literals)")
+
+    p = sub.add_parser("compare", help="autoencoders against PCA across code sizes (main job)",
+                       description="Fit PCA, the linear autoencoder and the nonlinear "
+                                   "autoencoder at each code size; print held-out MSE and fit "
+                                   "time; write figures and summary.md/summary.json.")
+    common(p, os.path.join("npae-out", "compare"))
+    p.add_argument("--code-sizes", type=_positive_int, nargs="+", default=[2, 4, 8, 16, 32],
+                   metavar="K", help="code sizes to compare (2 4 8 16 32)")
+    p.add_argument("--models", type=_model_list, default=["pca", "linear", "autoencoder"],
+                   help="comma-separated models (pca,linear,autoencoder); any of "
+                        + ", ".join(m for m in MODELS if m not in IMAGE_MODELS))
+    p.add_argument("--epochs", type=_positive_int, default=None,
+                   help="override training epochs of every trained model")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("train", help="train one model, report held-out error, save it",
+                       description="Train one model on a dataset; writes MODEL.npz, "
+                                   "reconstructions.png and loss_curve.png.")
+    p.add_argument("model", choices=list(MODELS), help="which model")
+    common(p, os.path.join("npae-out", "train"))
+    p.add_argument("--code-size", type=_positive_int, default=None,
+                   help="code size (latent_dim for vae)")
+    p.add_argument("--hidden-sizes", type=_positive_int, nargs="+", default=None, metavar="H")
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--learning-rate", type=_positive_float, default=None)
+    p.add_argument("--batch-size", type=_positive_int, default=None)
+    p.add_argument("--verbose", action="store_true", help="show a progress bar")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("gradcheck", help="gradient-check table of every layer and loss",
+                       description="Central-difference gradient checks in float64.")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tol", type=_positive_float, default=1e-6, help="tolerance (1e-6)")
+    p.set_defaults(func=cmd_gradcheck)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CLIError, ValueError, TypeError, OSError) as err:
+        print(f"npae {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"npae {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The npae command, run as a user runs it: in a subprocess."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import npae
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "npae.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("compare", "train", "gradcheck"):
+        assert command in result.stdout
+
+
+def test_compare_writes_table_figures_and_summary(tmp_path):
+    out = tmp_path / "cmp"
+    result = run("compare", "--code-sizes", "2", "4", "--epochs", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "test MSE" in result.stdout and "autoencoder" in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert {(r["model"], r["code_size"]) for r in summary["results"]} == {
+        (m, k) for m in ("pca", "linear", "autoencoder") for k in (2, 4)}
+    pca_rows = [r for r in summary["results"] if r["model"] == "pca"]
+    assert all(r["ratio_to_pca"] == pytest.approx(1.0) for r in pca_rows)
+    for name in summary["figures"]:
+        assert (out / name).stat().st_size > 1000
+    assert "codes_2d_autoencoder.png" in summary["figures"]
+    assert "| pca | 2 |" in (out / "summary.md").read_text()
+
+
+def test_train_saves_a_model_that_loads(tmp_path):
+    result = run("train", "autoencoder", "--code-size", "4", "--epochs", "2",
+                 "--set", "hidden_sizes=(16,)", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    model = npae.load(tmp_path / "autoencoder.npz")
+    assert isinstance(model, npae.Autoencoder)
+    assert model.code_size == 4 and model.hidden_sizes == (16,)
+    assert len(model.history_["loss"]) == 2
+    assert (tmp_path / "reconstructions.png").exists()
+    X, _, _ = npae.datasets.load_digits()
+    assert np.isfinite(model.transform(X)).all()
+
+
+def test_gradcheck_prints_a_passing_table():
+    result = run("gradcheck")
+    assert result.returncode == 0, result.stdout
+    assert "Dense gradient check" in result.stdout
+    assert "all passed" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("compare", "--code-sizes", "0"), "expected a positive integer"),
+    (("compare", "--models", "pca,nope"), "unknown model"),
+    (("train", "autoencoder", "--set", "epochs"), "KEY=VALUE"),
+    (("train", "autoencoder", "--set", "epochs=-1"), "epochs must be >= 0"),
+    (("train", "autoencoder", "--dataset", "imagenet"), "unknown dataset"),
+    (("frobnicate",), "invalid choice"),
+])
+def test_bad_options_give_one_line_errors(args, message, tmp_path):
+    result = run(*args, "--out", str(tmp_path)) if args[0] != "frobnicate" else run(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
