@@ -20,6 +20,7 @@ True
 """
 
 import inspect
+import numbers
 
 import numpy as np
 
@@ -121,15 +122,26 @@ def check_arrays(f, arrays, analytic, title="gradient check", eps=1e-6):
     return GradCheckResult(title, errors, shapes)
 
 
+_SALT = 0x5EED
+
+
 def check_layer(layer, x, seed=0, eps=1e-6):
     """Gradient check of ``layer`` for its input and every parameter.
 
     Uses the scalar ``L = sum(forward(x) * r)`` with a fixed random ``r``,
     so ``dL/dy = r`` exercises every output.
     """
+    if layer.dtype != np.float64:
+        raise ValueError(f"gradient checks need a float64 layer, got {layer.name} in {layer.dtype}")
     x = np.array(x, dtype=np.float64)
     y = layer.forward(x, training=True)
-    r = as_generator(seed).normal(size=y.shape)
+    # Salted, so that r never equals an x drawn with the same seed: with x = r a
+    # transposed dW = (x^T r)^T of a square layer would pass unnoticed.
+    if isinstance(seed, numbers.Integral) and seed >= 0:
+        rng = np.random.default_rng([_SALT, int(seed)])
+    else:
+        rng = as_generator(seed)
+    r = rng.normal(size=y.shape)
 
     def loss():
         return float(np.sum(layer.forward(x, training=True) * r))
