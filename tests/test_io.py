@@ -1,0 +1,328 @@
+"""Model files: exact round trips, no pickle, and a distinct error for each kind of bad file."""
+
+import hashlib
+import json
+import os
+import pathlib
+import zipfile
+
+import numpy as np
+import pytest
+
+import npae
+from npae import Autoencoder, LinearAutoencoder
+from npae.io import (
+    ChecksumError,
+    CorruptFileError,
+    FormatVersionError,
+    ModelFileError,
+    NotAModelFileError,
+    WrongClassError,
+)
+
+ERRORS = [NotAModelFileError, CorruptFileError, ChecksumError, FormatVersionError, WrongClassError]
+
+
+def data(dtype=np.float64):
+    return np.random.default_rng(0).uniform(size=(40, 6)).astype(dtype)
+
+
+def fitted(dtype=np.float64, **params):
+    params = {"hidden_sizes": (5,), "code_size": 2, "epochs": 3, "random_state": 0, **params}
+    return Autoencoder(**params).fit(data(dtype))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "model.npz"
+    fitted().save(path)
+    return path
+
+
+def read(path):
+    with np.load(path, allow_pickle=False) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+def write(path, arrays):
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def header_of(arrays):
+    return json.loads(arrays["__header__"].tobytes().decode("utf-8"))
+
+
+def with_header(arrays, header):
+    """``arrays`` with a new header and a header checksum that matches it."""
+    raw = json.dumps(header, sort_keys=True).encode("utf-8")
+    digest = hashlib.sha256(raw).hexdigest().encode("ascii")
+    return {**arrays, "__header__": np.frombuffer(raw, dtype=np.uint8),
+            "__header_sha256__": np.frombuffer(digest, dtype=np.uint8)}
+
+
+# -- round trips -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_is_bit_exact(tmp_path, dtype):
+    model = fitted(dtype, validation_fraction=0.2)
+    path = tmp_path / "ae.npz"
+    assert model.save(path) == path
+    loaded = npae.load(path)
+    assert type(loaded) is Autoencoder
+    assert loaded.get_params() == model.get_params()
+    for (name, p, _), (name2, q, _) in zip(model.network_.named_parameters(),
+                                         loaded.network_.named_parameters()):
+        assert name == name2 and p.dtype == q.dtype == dtype
+        np.testing.assert_array_equal(p, q)
+    X = data(dtype)
+    for method in ("transform", "reconstruct"):
+        a, b = getattr(model, method)(X), getattr(loaded, method)(X)
+        assert b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.inverse_transform(model.transform(X)),
+                                  loaded.inverse_transform(model.transform(X)))
+    assert loaded.score(X) == model.score(X)
+    assert loaded.history_ == model.history_
+    assert set(loaded.history_) == {"loss", "val_loss"}
+    for attr in ("n_features_in_", "input_shape_", "code_shape_", "dtype_"):
+        assert getattr(loaded, attr) == getattr(model, attr)
+        assert type(getattr(loaded, attr)) is type(getattr(model, attr))
+
+
+def test_class_load_and_str_path(saved):
+    loaded = Autoencoder.load(str(saved))
+    assert isinstance(loaded, Autoencoder)
+    npae.save(loaded, os.fspath(saved))
+
+
+def test_loaded_model_can_be_refit(saved):
+    loaded = npae.load(saved)
+    loaded.fit(data())
+    assert len(loaded.history_["loss"]) == 3
+
+
+def test_other_estimators_round_trip(tmp_path):
+    model = LinearAutoencoder(n_components=2).fit(data())
+    path = tmp_path / "linear.npz"
+    model.save(path)
+    loaded = npae.load(path, expected_class=LinearAutoencoder)
+    np.testing.assert_array_equal(loaded.transform(data()), model.transform(data()))
+
+
+def test_file_permissions_are_the_users_default(tmp_path, saved):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    assert saved.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+# -- refusals ----------------------------------------------------------------------------
+
+def test_error_classes_are_distinct():
+    assert len(set(ERRORS)) == len(ERRORS)
+    for error in ERRORS:
+        assert issubclass(error, ModelFileError) and issubclass(error, ValueError)
+    for a in ERRORS:
+        for b in ERRORS:
+            assert a is b or not issubclass(a, b)
+
+
+def _mark_unpickled():
+    UNPICKLED.append(True)
+    return 0
+
+
+UNPICKLED = []
+
+
+class Trap:
+    """Unpickling this calls _mark_unpickled."""
+
+    def __reduce__(self):
+        return (_mark_unpickled, ())
+
+
+@pytest.mark.parametrize("key", ["net/0.W", "extra"])
+def test_object_arrays_are_refused_without_unpickling(saved, key):
+    arrays = read(saved)
+    arrays[key] = np.array([Trap(), 1], dtype=object)
+    write(saved, arrays)  # np.savez pickles object arrays
+    UNPICKLED.clear()
+    with pytest.raises(ModelFileError):
+        npae.load(saved)
+    assert UNPICKLED == []
+    np.load(saved, allow_pickle=True)[key]  # the trap works when pickle is allowed
+    assert UNPICKLED == [True]
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.99, 30])
+def test_truncated_file(saved, keep):
+    raw = saved.read_bytes()
+    n = keep if isinstance(keep, int) else int(len(raw) * keep)
+    saved.write_bytes(raw[:n])
+    with pytest.raises(CorruptFileError, match="truncated or damaged"):
+        npae.load(saved)
+
+
+def test_altered_header_rewritten(saved):
+    arrays = read(saved)
+    raw = arrays["__header__"].tobytes().replace(b'"code_size": 2', b'"code_size": 3')
+    assert raw != arrays["__header__"].tobytes()
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)  # old checksum kept
+    write(saved, arrays)
+    with pytest.raises(ChecksumError, match="header was altered"):
+        npae.load(saved)
+
+
+def test_header_bytes_edited_in_place(saved):
+    raw = bytearray(saved.read_bytes())
+    at = raw.index(b'"code_size": 2')
+    raw[at + len(b'"code_size": ')] = ord("3")
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(ChecksumError, match="altered"):
+        npae.load(saved)
+
+
+def test_altered_array_rewritten(saved):
+    arrays = read(saved)
+    arrays["net/0.W"] = arrays["net/0.W"].copy()
+    arrays["net/0.W"][0, 0] += 1e-12
+    write(saved, arrays)
+    with pytest.raises(ChecksumError, match="array 'net/0.W' was altered"):
+        npae.load(saved)
+
+
+def test_array_bytes_edited_in_place(saved):
+    raw = bytearray(saved.read_bytes())
+    with zipfile.ZipFile(saved) as zf:
+        info = zf.getinfo("net/0.W.npy")
+    # the last byte of the member's data (past its local header and the .npy header)
+    raw[info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size - 1] ^= 1
+    saved.write_bytes(bytes(raw))
+    with pytest.raises(ChecksumError, match="altered"):
+        npae.load(saved)
+
+
+def test_array_dropped_or_added(saved):
+    arrays = read(saved)
+    write(saved, {k: v for k, v in arrays.items() if k != "net/0.b"})
+    with pytest.raises(ChecksumError, match=r"missing \['net/0.b'\]"):
+        npae.load(saved)
+    write(saved, {**arrays, "net/9.W": np.zeros(2)})
+    with pytest.raises(ChecksumError, match=r"unexpected \['net/9.W'\]"):
+        npae.load(saved)
+
+
+def test_newer_format_version(saved):
+    arrays = read(saved)
+    header = header_of(arrays)
+    header["format_version"] = 99
+    write(saved, with_header(arrays, header))
+    with pytest.raises(FormatVersionError, match="format version 99; this npae reads "
+                                                 "versions up to 1"):
+        npae.load(saved)
+
+
+def test_wrong_class(saved, tmp_path):
+    with pytest.raises(WrongClassError, match="holds a Autoencoder, not a VAE"):
+        npae.load(saved, expected_class="VAE")
+    other = tmp_path / "linear.npz"
+    LinearAutoencoder(n_components=2).fit(data()).save(other)
+    with pytest.raises(WrongClassError, match="holds a LinearAutoencoder, not a Autoencoder"):
+        Autoencoder.load(other)
+
+
+def test_unknown_class(saved):
+    arrays = read(saved)
+    header = header_of(arrays)
+    header["class"] = "Mystery"
+    write(saved, with_header(arrays, header))
+    with pytest.raises(NotAModelFileError, match="unknown class 'Mystery'"):
+        npae.load(saved)
+
+
+def test_network_that_does_not_match_the_hyperparameters(saved):
+    arrays = read(saved)
+    header = header_of(arrays)
+    header["networks"]["network_"][0]["config"]["init"] = "zeros"
+    write(saved, with_header(arrays, header))
+    with pytest.raises(ChecksumError, match="does not match"):
+        npae.load(saved)
+
+
+def test_not_an_npz_file(tmp_path):
+    path = tmp_path / "notes.npz"
+    path.write_text("these are not the weights you are looking for")
+    with pytest.raises(NotAModelFileError, match="not an npz model file"):
+        npae.load(path)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(NotAModelFileError):
+        npae.load(tmp_path / "array.npy")
+
+
+def test_an_npz_that_is_not_a_model(tmp_path):
+    path = tmp_path / "arrays.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(NotAModelFileError, match="not an npae model file"):
+        npae.load(path)
+
+
+def test_a_header_that_is_not_json(saved):
+    arrays = read(saved)
+    raw = b"\xff not json"
+    digest = hashlib.sha256(raw).hexdigest().encode("ascii")
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    arrays["__header_sha256__"] = np.frombuffer(digest, dtype=np.uint8)
+    write(saved, arrays)
+    with pytest.raises(NotAModelFileError):
+        npae.load(saved)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        npae.load(tmp_path / "nothing.npz")
+
+
+def test_unfitted_save_raises(tmp_path):
+    with pytest.raises(ValueError, match="Autoencoder is not fitted: call fit before save"):
+        Autoencoder().save(tmp_path / "x.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- atomic writes ------------------------------------------------------------------------
+
+def _half_write_then_fail(fh, **arrays):
+    fh.write(b"PK\x03\x04 half a file")
+    raise OSError("disk full")
+
+
+@pytest.mark.parametrize("target, replacement", [
+    ("numpy.savez", _half_write_then_fail),
+    ("os.replace", lambda *args: (_ for _ in ()).throw(OSError("rename failed"))),
+])
+def test_crash_during_save_keeps_the_old_file(saved, monkeypatch, target, replacement):
+    before = saved.read_bytes()
+    monkeypatch.setattr(target, replacement)
+    with pytest.raises(OSError):
+        fitted(random_state=1).save(saved)
+    monkeypatch.undo()
+    assert saved.read_bytes() == before
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]  # no temporary file left
+    npae.load(saved)
+
+
+def test_interrupt_during_save_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def interrupted(fh, **arrays):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("numpy.savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fitted().save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_overwrites_atomically(saved):
+    other = fitted(random_state=1)
+    other.save(saved)
+    np.testing.assert_array_equal(npae.load(saved).transform(data()), other.transform(data()))
+    assert isinstance(saved, pathlib.Path)
