@@ -118,7 +118,7 @@ def test_validation_loss_is_recorded_after_each_epoch():
         X, validation_data=(X_val, X_val))
     for epoch, params in recorder.snapshots.items():
         probe, _, probe_eval = make()
-        Sequential.load_state_dict(probe, dict(zip(["0.W", "0.b", "2.W", "2.b"], params)))
+        probe.load_state_dict(dict(zip(["0.W", "0.b", "2.W", "2.b"], params)))
         assert history["val_loss"][epoch - 1] == pytest.approx(probe_eval(X_val, X_val))
     assert [e["val_loss"] for e in recorder.epochs] == history["val_loss"]
 
