@@ -242,7 +242,10 @@ class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.n_components_ = k
         self.components_ = np.ascontiguousarray(Vt[:k])
         self.explained_variance_ = variances[:k].copy()
-        self.explained_variance_ratio_ = self.explained_variance_ / variances.sum()
+        ev = self.explained_variance_
+        total = variances.sum()
+        # constant data has no variance to explain: ratios 0, not 0 / 0
+        self.explained_variance_ratio_ = ev / total if total > 0 else np.zeros_like(ev)
         self.singular_values_ = np.sqrt(self.explained_variance_ * (n_samples - 1))
         n_discarded = min(n_samples, n_features) - k
         self.discarded_variance_ = discarded_variance(variances, k)

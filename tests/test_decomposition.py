@@ -156,6 +156,13 @@ def test_float32_is_preserved_and_accurate(rng, solver):
     np.testing.assert_allclose(pca32.explained_variance_, pca64.explained_variance_, rtol=1e-4)
 
 
+def test_constant_data_has_zero_variance_and_no_nan():
+    pca = PCA(2).fit(np.full((6, 3), 4.0))
+    np.testing.assert_array_equal(pca.explained_variance_, 0)
+    np.testing.assert_array_equal(pca.explained_variance_ratio_, 0)
+    np.testing.assert_array_equal(pca.reconstruct(np.full((2, 3), 4.0)), 4.0)
+
+
 def test_integer_input_is_float64():
     X = np.arange(40).reshape(10, 4) % 7
     assert PCA(2).fit(X).components_.dtype == np.float64
