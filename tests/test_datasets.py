@@ -413,13 +413,17 @@ def test_download_into_path_and_env_cache(server, mnist_like, tmp_path, monkeypa
     assert (tmp_path / "env" / "mnist" / (TRAIN[0] + ".gz")).is_file()
 
 
-def test_checksum_mismatch_leaves_nothing(server, mnist_like, tmp_path):
-    server.files.update(mnist_like.gz)
-    wrong = {**mnist_like.sha, TRAIN[0] + ".gz": "0" * 64}
-    with pytest.raises(ChecksumError, match=f"expected SHA-256 {'0' * 64}, got "
-                                            f"{mnist_like.sha[TRAIN[0] + '.gz']}"):
-        fetch(server, tmp_path, checksums=wrong)
+def test_corrupted_download_fails_checksum_and_leaves_nothing(server, mnist_like, tmp_path):
+    name = TRAIN[0] + ".gz"
+    corrupted = bytearray(mnist_like.gz[name])
+    corrupted[100] ^= 0xFF
+    server.files.update({**mnist_like.gz, name: bytes(corrupted)})
+    got = hashlib.sha256(corrupted).hexdigest()
+    with pytest.raises(ChecksumError, match=f"{name} downloaded from .*: expected SHA-256 "
+                                            f"{mnist_like.sha[name]}, got {got}"):
+        fetch(server, tmp_path, checksums=mnist_like.sha)
     assert cached_files(tmp_path) == []
+    assert server.hits[name] == 1  # a wrong checksum is not a transient error
 
 
 def test_published_checksums_are_the_default(server, mnist_like, tmp_path):
