@@ -16,27 +16,31 @@ from numba import njit
 
 @njit(cache=True)
 def nearest_forward(x, sh, sw):
-    """y[n, c, o, p] = x[n, c, o // sh, p // sw]."""
+    """y[n, c, i sh + a, j sw + b] = x[n, c, i, j] for a < sh, b < sw."""
     n, c, h, w = x.shape
     y = np.empty((n, c, h * sh, w * sw), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
-            for o in range(h * sh):
-                for p in range(w * sw):
-                    y[ni, ci, o, p] = x[ni, ci, o // sh, p // sw]
+            for i in range(h):
+                for a in range(sh):
+                    for j in range(w):
+                        for b in range(sw):
+                            y[ni, ci, i * sh + a, j * sw + b] = x[ni, ci, i, j]
     return y
 
 
 @njit(cache=True)
 def nearest_backward(grad_out, h, w, sh, sw):
     """dx[n, c, i, j] = sum of grad_out over the (sh, sw) block that copied x[i, j]."""
-    n, c, h_out, w_out = grad_out.shape
+    n, c, _, _ = grad_out.shape
     dx = np.zeros((n, c, h, w), dtype=grad_out.dtype)
     for ni in range(n):
         for ci in range(c):
-            for o in range(h_out):
-                for p in range(w_out):
-                    dx[ni, ci, o // sh, p // sw] += grad_out[ni, ci, o, p]
+            for i in range(h):
+                for a in range(sh):
+                    for j in range(w):
+                        for b in range(sw):
+                            dx[ni, ci, i, j] += grad_out[ni, ci, i * sh + a, j * sw + b]
     return dx
 
 

@@ -1,0 +1,152 @@
+"""Time the convolutional layers, forward + backward, Numba vs NumPy twin vs PyTorch.
+
+Cases: Conv2D 3x3 pad 1 (64,1,28,28)->16 and (64,16,14,14)->32 channels;
+ConvTranspose2D as their adjoints and as a 2x2 stride-2 upsampler;
+MaxPool2D 2x2, AvgPool2D 2x2 and Upsample2D x2 (nearest, bilinear) on the
+conv outputs (64,16,28,28) and (64,32,14,14); each in float32 and float64.
+The contenders take turns in one process and the medians after warm-up are
+reported, with ratios to PyTorch CPU when ``import torch`` works. The cold
+Numba compile time (an empty cache, in a fresh process) and the cached
+first-call time are measured too. Writes ``benchmarks/results/conv.json``
+(and ``conv.md``) and prints a Markdown table.
+
+    python benchmarks/bench_conv.py [--repeats 30]
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from benchmarks_common import environment, median_time, pause, write_results
+from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
+
+# (label, layer factory(**common), torch factory or None, input shape)
+CASES = [
+    ("Conv2D 1->16 3x3 p1", lambda **kw: Conv2D(1, 16, 3, padding=1, **kw),
+     lambda nn: nn.Conv2d(1, 16, 3, padding=1), (64, 1, 28, 28)),
+    ("Conv2D 16->32 3x3 p1", lambda **kw: Conv2D(16, 32, 3, padding=1, **kw),
+     lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14)),
+    ("ConvT 16->1 3x3 p1", lambda **kw: ConvTranspose2D(16, 1, 3, padding=1, **kw),
+     lambda nn: nn.ConvTranspose2d(16, 1, 3, padding=1), (64, 16, 28, 28)),
+    ("ConvT 32->16 3x3 p1", lambda **kw: ConvTranspose2D(32, 16, 3, padding=1, **kw),
+     lambda nn: nn.ConvTranspose2d(32, 16, 3, padding=1), (64, 32, 14, 14)),
+    ("ConvT 32->16 2x2 s2", lambda **kw: ConvTranspose2D(32, 16, 2, stride=2, **kw),
+     lambda nn: nn.ConvTranspose2d(32, 16, 2, stride=2), (64, 32, 14, 14)),
+    ("MaxPool2D 2x2", lambda **kw: MaxPool2D(2, **kw),
+     lambda nn: nn.MaxPool2d(2), (64, 16, 28, 28)),
+    ("MaxPool2D 2x2", lambda **kw: MaxPool2D(2, **kw),
+     lambda nn: nn.MaxPool2d(2), (64, 32, 14, 14)),
+    ("AvgPool2D 2x2", lambda **kw: AvgPool2D(2, **kw),
+     lambda nn: nn.AvgPool2d(2), (64, 16, 28, 28)),
+    ("Upsample2D x2 nearest", lambda **kw: Upsample2D(2, **kw),
+     lambda nn: nn.Upsample(scale_factor=2), (64, 16, 28, 28)),
+    ("Upsample2D x2 nearest", lambda **kw: Upsample2D(2, **kw),
+     lambda nn: nn.Upsample(scale_factor=2), (64, 32, 14, 14)),
+    ("Upsample2D x2 bilinear", lambda **kw: Upsample2D(2, "bilinear", **kw),
+     lambda nn: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+     (64, 16, 28, 28)),
+]
+
+# Calls every kernel in both dtypes; run in a fresh process to time compilation.
+COMPILE_SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy as np
+from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
+imported = time.perf_counter()
+for dtype in ("float64", "float32"):
+    x = np.ones((2, 2, 6, 6), dtype)
+    for layer in (Conv2D(2, 2, 3, dtype=dtype), ConvTranspose2D(2, 2, 3, dtype=dtype),
+                  MaxPool2D(dtype=dtype), AvgPool2D(dtype=dtype), Upsample2D(dtype=dtype),
+                  Upsample2D(mode="bilinear", dtype=dtype)):
+        layer.backward(np.ones_like(layer.forward(x)))
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+def npae_step(make, shape, dtype, backend, rng):
+    layer = make(dtype=dtype, rng=0, backend=backend)
+    x = rng.normal(size=shape).astype(dtype)
+    g = rng.normal(size=(shape[0], *layer.output_shape(shape[1:]))).astype(dtype)
+
+    def step():
+        layer.forward(x)
+        layer.backward(g)
+
+    return step
+
+
+def torch_step(make, shape, dtype, rng):
+    import torch
+
+    module = make(torch.nn).to(torch.float32 if dtype == "float32" else torch.float64)
+    x = torch.from_numpy(rng.normal(size=shape).astype(dtype)).requires_grad_()
+    g = torch.from_numpy(rng.normal(size=tuple(module(x).shape)).astype(dtype))
+
+    def step():
+        x.grad = None
+        module(x).backward(g)
+
+    return step
+
+
+def compile_times():
+    """(import s, cold compile s, cached first-call s) of every kernel in both dtypes."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = []
+        for _ in range(2):
+            out = subprocess.run([sys.executable, "-c", COMPILE_SCRIPT], env=env, check=True,
+                                 capture_output=True, text=True).stdout.split()
+            runs.append([float(v) for v in out])
+    (import_s, cold_s), (_, cached_s) = runs
+    return import_s, cold_s, cached_s
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    try:
+        import torch
+
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    import_s, cold_s, cached_s = compile_times()
+    print(f"import {import_s:.2f} s; first calls of every kernel, both dtypes: "
+          f"cold compile {cold_s:.2f} s, from the cache {cached_s:.2f} s", flush=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, make, make_torch, shape in CASES:
+        for dtype in ("float32", "float64"):
+            runners = {backend: npae_step(make, shape, dtype, backend, rng)
+                       for backend in ("numba", "numpy")}
+            if have_torch:
+                runners["torch"] = torch_step(make_torch, shape, dtype, rng)
+            times = median_time(runners, repeats=args.repeats, warmup=3)
+            pause()
+            row = {"case": label, "input": "x".join(map(str, shape)), "dtype": dtype,
+                   **{f"{k}_ms": v * 1e3 for k, v in times.items()}}
+            if have_torch:
+                row["numba_x_torch"] = times["numba"] / times["torch"]
+                row["numpy_x_torch"] = times["numpy"] / times["torch"]
+            rows.append(row)
+            print(row, flush=True)
+    env = environment(skipped=[] if have_torch else ["torch"])
+    env["numba_compile"] = {"import_s": import_s, "cold_compile_s": cold_s,
+                            "cached_first_calls_s": cached_s}
+    if have_torch:
+        env["torch_threads"] = torch.get_num_threads()
+    write_results("conv", rows, env)
+
+
+if __name__ == "__main__":
+    start = time.perf_counter()
+    main()
+    print(f"done in {time.perf_counter() - start:.1f} s")
