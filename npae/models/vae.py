@@ -23,13 +23,17 @@ from npae._validation import (
     check_number,
     check_sizes,
 )
-from npae.layers.activations import ACTIVATIONS
+from npae.layers.activations import ACTIVATIONS, get_activation
+from npae.layers.conv import Conv2D, ConvTranspose2D
+from npae.layers.initializers import init_for
+from npae.layers.shape import Flatten, Reshape
 from npae.losses import gaussian_kl
 from npae.models.base import BaseAutoencoder
-from npae.network import mlp
+from npae.network import Sequential, mlp
 from npae.utils import as_generator
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+ARCHITECTURES = ("mlp", "conv")
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -56,6 +60,11 @@ def _reparameterize_backward(dz, logvar, eps):
     return dz, dz * (0.5 * eps * np.exp(0.5 * logvar))
 
 
+def _example_axes(x):
+    """Every axis but the batch axis: features, or channels and pixels."""
+    return tuple(range(1, x.ndim))
+
+
 def _bernoulli_log_prob(logits, x):
     """log p(x | z) per row for p = sigmoid(logits): sum_d (x l - softplus(l)).
 
@@ -63,13 +72,13 @@ def _bernoulli_log_prob(logits, x):
     softplus). For x in [0, 1] that is not binary it is minus the binary
     cross-entropy, the usual convention for grey-level images.
     """
-    return np.sum(x * logits - np.logaddexp(0, logits), axis=1)
+    return np.sum(x * logits - np.logaddexp(0, logits), axis=_example_axes(x))
 
 
 def _gaussian_log_prob(mean, x, sigma):
     """log N(x; mean, sigma^2 I) per row: -sum_d ((x - m)^2 / (2 s^2) + log s + log(2 pi) / 2)."""
-    d = x.shape[1]
-    return (-0.5 * np.sum((x - mean) ** 2, axis=1) / sigma**2
+    d = x[0].size
+    return (-0.5 * np.sum((x - mean) ** 2, axis=_example_axes(x)) / sigma**2
             - d * (np.log(sigma) + 0.5 * _LOG_2PI))
 
 
@@ -112,12 +121,22 @@ def _standard_normal_log_density(z):
 class VAE(BaseAutoencoder):
     """Variational autoencoder: ``q(z|x) = N(mu(x), diag(sigma^2(x)))``, ``p(x|z)`` by a decoder.
 
-    The encoder is an MLP ``n_features -> hidden_sizes -> 2 * latent_dim``
-    with a linear last layer whose output is split in two halves: the first
-    ``latent_dim`` columns are the posterior mean ``mu``, the last
-    ``latent_dim`` the log-variance ``logvar``. The decoder mirrors it,
-    ``latent_dim -> reversed(hidden_sizes) -> n_features``, and outputs the
-    parameters of ``p(x | z)``:
+    With ``architecture="mlp"`` the encoder is an MLP
+    ``n_features -> hidden_sizes -> 2 * latent_dim`` with a linear last layer
+    whose output is split in two halves: the first ``latent_dim`` columns are
+    the posterior mean ``mu``, the last ``latent_dim`` the log-variance
+    ``logvar``. The decoder mirrors it,
+    ``latent_dim -> reversed(hidden_sizes) -> n_features``.
+
+    With ``architecture="conv"`` (images ``(N, C, H, W)``) the encoder first
+    applies, for each entry of ``channels``, a 3x3 ``Conv2D`` with stride 2
+    and padding 1 (halving H and W, rounding up) and the activation, then
+    flattens and continues as the MLP above. The decoder mirrors it: the MLP
+    to the flattened feature map, a reshape, then 3x3 stride-2
+    ``ConvTranspose2D`` layers (``output_padding`` chosen to give back each
+    encoder size exactly) down to ``C`` channels.
+
+    Either way the decoder outputs the parameters of ``p(x | z)``:
 
     - ``likelihood="bernoulli"``: logits ``l``, ``p(x | z) = prod_d
       sigmoid(l_d)^x_d (1 - sigmoid(l_d))^(1 - x_d)`` (for data in [0, 1]);
@@ -137,7 +156,7 @@ class VAE(BaseAutoencoder):
     Parameters
     ----------
     hidden_sizes : sequence of int, default (128,)
-        Widths of the encoder's hidden layers (the decoder mirrors them).
+        Widths of the encoder's hidden dense layers (the decoder mirrors them).
     latent_dim : int, default 2
         Dimension of ``z``.
     beta : float, default 1.0
@@ -147,6 +166,11 @@ class VAE(BaseAutoencoder):
         Standard deviation of the Gaussian likelihood (ignored for Bernoulli).
     activation : str, default "relu"
         Activation of hidden layers (see ``npae.layers.ACTIVATIONS``).
+    architecture : {"mlp", "conv"}, default "mlp"
+        Dense layers on vectors ``(N, n_features)``, or convolutions on
+        images ``(N, C, H, W)`` followed by dense layers.
+    channels : sequence of int, default (16, 32)
+        Output channels of the encoder's convolutions (``"conv"`` only).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     epochs : int, default 100
@@ -162,6 +186,11 @@ class VAE(BaseAutoencoder):
         Seeds initialization, shuffling and every ``eps`` drawn in training
         (and, unless given their own ``random_state``, in ``sample``,
         ``elbo`` and ``log_likelihood``).
+
+    Shape
+    -----
+    X : (N, n_features) for ``"mlp"``, (N, C, H, W) for ``"conv"``;
+    ``transform(X)`` : (N, latent_dim); ``sample(n)`` : (n, *X.shape[1:]).
 
     Attributes
     ----------
@@ -210,15 +239,18 @@ class VAE(BaseAutoencoder):
     """
 
     def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, likelihood="bernoulli",
-                 sigma=0.1, activation="relu", optimizer="adam", learning_rate=1e-3,
-                 epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
-                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
+                 sigma=0.1, activation="relu", architecture="mlp", channels=(16, 32),
+                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
+                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 dtype=None, verbose=0, random_state=None):
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
         self.beta = beta
         self.likelihood = likelihood
         self.sigma = sigma
         self.activation = activation
+        self.architecture = architecture
+        self.channels = channels
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.epochs = epochs
@@ -232,9 +264,15 @@ class VAE(BaseAutoencoder):
         self.random_state = random_state
 
     # -- building -----------------------------------------------------------------
+    @property
+    def _input_ndim(self):
+        return 4 if self.architecture == "conv" else 2
+
     def _check_hyperparameters(self):
-        super()._check_hyperparameters()
         owner = type(self).__name__
+        check_choice(self.architecture, "architecture", owner, ARCHITECTURES)
+        super()._check_hyperparameters()
+        check_sizes(self.channels, "channels", owner, allow_empty=False)
         check_sizes(self.hidden_sizes, "hidden_sizes", owner)
         check_int(self.latent_dim, "latent_dim", owner)
         check_number(self.beta, "beta", owner, low=0)
@@ -243,18 +281,48 @@ class VAE(BaseAutoencoder):
         check_choice(self.activation, "activation", owner, tuple(ACTIVATIONS))
 
     def _build(self, input_shape, rng):
-        (n_features,) = input_shape
         hidden = list(check_sizes(self.hidden_sizes, "hidden_sizes", "VAE"))
+        if self.architecture == "conv":
+            return self._build_conv(input_shape, hidden, rng)
+        (n_features,) = input_shape
         encoder = mlp([n_features, *hidden, 2 * self.latent_dim], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
         decoder = mlp([self.latent_dim, *reversed(hidden), n_features], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
         return encoder, decoder
 
-    def _initialize(self, X):
-        X = super()._initialize(X)
-        self.code_shape_ = (self.latent_dim,)
-        return X
+    def _build_conv(self, input_shape, hidden, rng):
+        """Stride-2 convolutions, flatten, MLP; the decoder mirrors it exactly."""
+        c_in, height, width = input_shape
+        channels = check_sizes(self.channels, "channels", "VAE")
+        act, dtype = self.activation, self.dtype_
+        conv = dict(kernel_size=3, stride=2, padding=1, dtype=dtype, rng=rng)
+        encoder, sizes, c, hw = [], [], c_in, (height, width)
+        for c_out in channels:
+            sizes.append(hw)
+            encoder += [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype)]
+            c, hw = c_out, tuple((s - 1) // 2 + 1 for s in hw)  # (s + 2 - 3) // 2 + 1
+        n_flat = c * hw[0] * hw[1]
+        head = mlp([n_flat, *hidden, 2 * self.latent_dim], act, "identity", dtype=dtype, rng=rng)
+        encoder += [Flatten(dtype=dtype), *head.layers]
+        decoder = mlp([self.latent_dim, *reversed(hidden), n_flat], act, act,
+                      dtype=dtype, rng=rng).layers
+        decoder.append(Reshape((c, *hw), dtype=dtype))
+        targets = list(zip((c_in, *channels[:-1]), sizes))[::-1]
+        for i, (c_out, size) in enumerate(targets):
+            last = i == len(targets) - 1
+            # (h - 1) 2 - 2 + 3 + output_padding gives back the encoder's size
+            output_padding = tuple(1 - s % 2 for s in size)
+            decoder.append(ConvTranspose2D(c, c_out, output_padding=output_padding,
+                                           init=init_for(None if last else act), **conv))
+            if not last:
+                decoder.append(get_activation(act, dtype))
+            c = c_out
+        return Sequential(encoder), Sequential(decoder)
+
+    def _set_networks(self, rng):
+        super()._set_networks(rng)
+        self.code_shape_ = (self.latent_dim,)  # the code is mu, not [mu, logvar]
 
     # -- the objective --------------------------------------------------------------
     def _nll(self, output, x):
@@ -350,7 +418,7 @@ class VAE(BaseAutoencoder):
 
         Returns
         -------
-        ndarray of shape (n, n_features), the model's dtype
+        ndarray of shape (n, *input_shape_), the model's dtype
         """
         check_is_fitted(self, "network_")
         n = check_int(n, "n", "VAE.sample")

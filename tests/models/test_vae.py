@@ -5,8 +5,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import multivariate_normal
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import npae
 from npae import VAE
+from npae.datasets import load_digits, train_test_split
 from npae.gradcheck import check_arrays, check_loss, check_model
 from npae.losses import gaussian_kl
 from npae.models.vae import (
@@ -19,13 +23,10 @@ from npae.models.vae import (
 )
 
 
-def _digits_split(seed=0):
+def _digits_split(return_images=False):
     """Digits in [0, 1], 80/20 split with a fixed seed."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    X = load_digits().data / 16.0
-    return train_test_split(X, test_size=0.2, random_state=seed)
+    X, _, _ = load_digits(return_images=return_images)
+    return train_test_split(X, test_size=0.2, random_state=0)
 
 
 # -- the KL term ------------------------------------------------------------------------
@@ -238,6 +239,9 @@ def test_transform_is_the_posterior_mean_and_decoding_gives_means(rng):
     ({"activation": "swish"}, ValueError, "activation must be one of"),
     ({"hidden_sizes": (8, 0)}, ValueError, "hidden_sizes must be >= 1, got 0"),
     ({"learning_rate": 0}, ValueError, "learning_rate must be > 0"),
+    ({"architecture": "resnet"}, ValueError, "architecture must be one of 'mlp', 'conv'"),
+    ({"channels": ()}, ValueError, "channels must not be empty"),
+    ({"channels": (4, 0)}, ValueError, "channels must be >= 1, got 0"),
 ])
 def test_bad_hyperparameters(params, error, words, rng):
     with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
@@ -255,6 +259,64 @@ def test_bad_arguments_of_the_methods(rng):
         vae.elbo(X, n_samples=0)
     with pytest.raises(ValueError, match="expecting 4 features"):
         vae.elbo(rng.random((5, 3)))
+
+
+@pytest.mark.parametrize("method", ["transform", "reconstruct", "elbo", "log_likelihood",
+                                    "score"])
+def test_not_fitted(method, rng):
+    with pytest.raises(NotFittedError):
+        getattr(VAE(), method)(rng.random((3, 4)))
+    with pytest.raises(NotFittedError):
+        VAE().sample(3)
+
+
+@pytest.mark.parametrize("architecture, shape", [("mlp", (6,)), ("conv", (1, 5, 6))])
+def test_save_and_load_round_trip(architecture, shape, rng, tmp_path):
+    X = rng.random((12, *shape))
+    vae = VAE(architecture=architecture, hidden_sizes=(4,), channels=(2,), latent_dim=2,
+              epochs=2, random_state=0).fit(X)
+    loaded = npae.load(vae.save(tmp_path / "vae.npz"))
+    assert isinstance(loaded, VAE) and loaded.get_params() == vae.get_params()
+    assert np.array_equal(loaded.transform(X), vae.transform(X))
+    assert np.array_equal(loaded.sample(3, random_state=1), vae.sample(3, random_state=1))
+    assert np.array_equal(loaded.log_likelihood(X, 4, random_state=2),
+                          vae.log_likelihood(X, 4, random_state=2))
+    assert loaded.sample(2).shape == (2, *shape)
+
+
+@parametrize_with_checks([VAE(hidden_sizes=(4,), latent_dim=2, epochs=2, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+# -- the convolutional variant ----------------------------------------------------------
+
+@given(channels=st.integers(1, 3), height=st.integers(1, 11), width=st.integers(1, 11),
+       n_convs=st.integers(1, 3))
+def test_conv_decoder_mirrors_the_input_shape(channels, height, width, n_convs):
+    X = np.random.default_rng(0).random((2, channels, height, width))
+    vae = _untrained(X, architecture="conv", channels=tuple(range(2, 2 + n_convs)),
+                     hidden_sizes=(3,), latent_dim=2)
+    assert vae.encoder_[0].output_shape(X.shape[1:])[1:] == ((height + 1) // 2, (width + 1) // 2)
+    assert vae.transform(X).shape == (2, 2)
+    assert vae.reconstruct(X).shape == X.shape
+    assert vae.sample(3, random_state=0).shape == (3, channels, height, width)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_conv_negative_elbo_gradient(likelihood, rng):
+    vae = VAE(architecture="conv", channels=(2, 3), hidden_sizes=(4,), latent_dim=2,
+              likelihood=likelihood, sigma=0.7, activation="tanh")
+    # The loss sums 70 pixel terms (tens of nats) while the gradients are ~0.1, so with
+    # eps=1e-6 rounding in the loss alone reaches ~1e-7; eps=1e-5 keeps rounding below
+    # the (eps^2) truncation error.
+    result = check_model(vae, rng.random((3, 2, 5, 7)), seed=3, eps=1e-5)
+    assert result.max_error < 1e-6, result.table()
+
+
+def test_conv_needs_images(rng):
+    with pytest.raises(ValueError, match=r"expected a 4-d array, got shape \(5, 64\)"):
+        VAE(architecture="conv").fit(rng.random((5, 64)))
 
 
 # -- on digits ------------------------------------------------------------------------
@@ -275,3 +337,13 @@ def test_on_digits_training_helps_and_the_iwae_bound_beats_the_elbo():
 
     assert nearest(vae.sample(100, random_state=0)) < 0.7 * nearest(
         untrained.sample(100, random_state=0))
+
+
+def test_conv_vae_on_digits_learns():
+    X_train, X_test = _digits_split(return_images=True)
+    untrained = _untrained(X_train, architecture="conv", latent_dim=8)
+    vae = VAE(architecture="conv", latent_dim=8, epochs=5, random_state=0).fit(X_train)
+    gain = (vae.elbo(X_test, n_samples=5, random_state=0).mean()
+            - untrained.elbo(X_test, n_samples=5, random_state=0).mean())
+    assert gain > 10
+    assert vae.sample(4, random_state=0).shape == (4, 1, 8, 8)
