@@ -118,6 +118,10 @@ class Trainer:
         ``validation_data`` is ``(X_val, Y_val)`` or None.
         """
         Y = X if Y is None else Y
+        # Checked once here, so a NaN met inside a step can only mean divergence.
+        for name, array in (("X", X), ("Y", Y), *zip(("X_val", "Y_val"), validation_data or ())):
+            if not _finite(np.asarray(array)):
+                raise NonFiniteInputError(f"Trainer expected finite {name}, got NaN or inf")
         n = X.shape[0]
         last_good = self._snapshot()
         best, best_loss, waited = None, np.inf, 0

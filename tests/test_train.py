@@ -413,6 +413,16 @@ def test_no_progress_bar_when_not_a_terminal(capsys):
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize("where", ["X", "Y", "X_val"])
+def test_non_finite_data_is_a_data_error_not_divergence(where):
+    net, step, evaluate = make()
+    X, bad = data(), data()
+    bad[3, 2] = np.nan
+    args = {"X": (bad, None, None), "Y": (X, bad, None), "X_val": (X, None, (bad, X))}[where]
+    with pytest.raises(ValueError, match=f"Trainer expected finite {where}, got NaN or inf"):
+        trainer_for(net, step, evaluate).fit(*args[:2], validation_data=args[2])
+
+
 # -- arguments ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
