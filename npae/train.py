@@ -123,6 +123,11 @@ class Trainer:
             if not _finite(np.asarray(array)):
                 raise NonFiniteInputError(f"Trainer expected finite {name}, got NaN or inf")
         n = X.shape[0]
+        if n == 0 or len(Y) != n:
+            raise ValueError(
+                f"Trainer expected at least one training row and as many targets as rows, "
+                f"got {n} rows and {len(Y)} targets"
+            )
         last_good = self._snapshot()
         best, best_loss, waited = None, np.inf, 0
         with self._progress() as bar:

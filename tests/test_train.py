@@ -423,6 +423,14 @@ def test_non_finite_data_is_a_data_error_not_divergence(where):
         trainer_for(net, step, evaluate).fit(*args[:2], validation_data=args[2])
 
 
+def test_empty_or_mismatched_data_is_refused():
+    net, step, _ = make()
+    with pytest.raises(ValueError, match="at least one training row .*got 0 rows"):
+        trainer_for(net, step).fit(data()[:0])
+    with pytest.raises(ValueError, match="got 40 rows and 39 targets"):
+        trainer_for(net, step).fit(data(), data()[:39])
+
+
 # -- arguments ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, error, message", [
