@@ -1,3 +1,4 @@
+import io
 import json
 
 import numpy as np
@@ -5,8 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npae.gradcheck import check_layer
+from npae.gradcheck import check_layer, check_network
+from npae.layers import MaxPool2D, Tanh, Upsample2D
 from npae.layers.conv import Conv2D, ConvTranspose2D
+from npae.losses import mean_squared_error
+from npae.network import Sequential
 
 
 @st.composite
@@ -384,3 +388,13 @@ def test_output_shape_checks_channels():
     message = r"expected a per-example shape \(3, H, W\), got \(1, 8, 8\)"
     with pytest.raises(ValueError, match=message):
         Conv2D(3, 4, 3).output_shape((1, 8, 8))
+
+
+def test_small_conv_autoencoder_gradient_check(rng):
+    """Every layer of the stack in one network, checked end to end."""
+    net = Sequential([Conv2D(1, 3, 3, padding=1, rng=0), Tanh(), MaxPool2D(2),
+                      Upsample2D(2, "bilinear"), ConvTranspose2D(3, 1, 3, padding=1, rng=1)])
+    last_layer_row = net.summary((1, 6, 6), file=io.StringIO()).splitlines()[-2]
+    assert "(1, 6, 6)" in last_layer_row
+    result = check_network(net, mean_squared_error, rng.normal(size=(2, 1, 6, 6)))
+    assert result.max_error < 1e-6, result.table()
