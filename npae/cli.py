@@ -84,15 +84,15 @@ def _parse_overrides(pairs):
     return out
 
 
-def _load_data(name, seed, test_size):
+def _load_data(name, seed, test_size, download=False):
     """Train/test split of a dataset as flat rows plus labels and image shape."""
     from npae import datasets
 
     if name == "digits":
         X, y, image_shape = datasets.load_digits()
     elif name in ("mnist", "fashion"):
-        X, y = datasets.load_mnist(kind="digits" if name == "mnist" else "fashion")
-        image_shape = (1, 28, 28)
+        X, y, image_shape = datasets.load_mnist(kind="digits" if name == "mnist" else "fashion",
+                                                download=download)
     else:
         raise CLIError(f"unknown dataset {name!r}; choose digits, mnist or fashion")
     X_train, X_test, y_train, y_test = datasets.train_test_split(
@@ -120,7 +120,7 @@ def cmd_compare(args):
 
     overrides = _parse_overrides(args.set)
     X_train, X_test, y_train, y_test, image_shape = _load_data(args.dataset, args.seed,
-                                                               args.test_size)
+                                                               args.test_size, args.download)
     out = _out_dir(args.out)
     print(f"npae compare: {args.dataset}, {X_train.shape[0]} train / {X_test.shape[0]} test "
           f"rows of {X_train.shape[1]} features, seed {args.seed}")
@@ -201,7 +201,8 @@ def cmd_train(args):
         overrides["hidden_sizes"] = tuple(args.hidden_sizes)
     if args.verbose:
         overrides["verbose"] = 1
-    X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size)
+    X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size,
+                                                          args.download)
     if args.model in IMAGE_MODELS:
         X_train = X_train.reshape((-1, *image_shape))
         X_test = X_test.reshape((-1, *image_shape))
@@ -214,8 +215,10 @@ def cmd_train(args):
     out = _out_dir(args.out)
     path = os.path.join(out, f"{args.model}.npz")
     model.save(path)
-    recon = model.inverse_transform(model.transform(X_test[:10]))
-    plot.plot_reconstructions(X_test[:10].reshape(10, -1), {args.model: recon.reshape(10, -1)},
+    shown = X_test[:10]
+    recon = model.inverse_transform(model.transform(shown))
+    plot.plot_reconstructions(shown.reshape(len(shown), -1),
+                              {args.model: recon.reshape(len(shown), -1)},
                               image_shape).savefig(os.path.join(out, "reconstructions.png"))
     if getattr(model, "history_", None):
         plot.plot_loss_curves({args.model: model.history_}).savefig(
@@ -308,6 +311,8 @@ def build_parser():
         p.add_argument("--dataset", default="digits",
                        help="digits (bundled, default), mnist or fashion (IDX files in the "
                             "npae cache; see npae.datasets.load_mnist)")
+        p.add_argument("--download", action="store_true",
+                       help="fetch missing MNIST files (checksum-verified) into the cache")
         p.add_argument("--seed", type=int, default=0, help="random_state of everything (0)")
         p.add_argument("--test-size", type=_fraction, default=0.2,
                        help="held-out fraction (0.2)")

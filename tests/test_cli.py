@@ -1,6 +1,7 @@
 """The npae command, run as a user runs it: in a subprocess."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,9 +11,9 @@ import pytest
 import npae
 
 
-def run(*args, cwd=None):
+def run(*args, cwd=None, env=None):
     return subprocess.run([sys.executable, "-m", "npae.cli", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+                          text=True, cwd=cwd, timeout=300, env=env)
 
 
 def test_help_lists_every_command():
@@ -49,6 +50,23 @@ def test_train_saves_a_model_that_loads(tmp_path):
     assert (tmp_path / "reconstructions.png").exists()
     X, _, _ = npae.datasets.load_digits()
     assert np.isfinite(model.transform(X)).all()
+
+
+def test_train_on_mnist_files_in_the_data_home(tmp_path):
+    """MNIST-format files in NPAE_DATA are found and trained on, offline."""
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    npae.datasets.write_idx(folder / "train-images-idx3-ubyte.gz",
+                            rng.integers(0, 256, size=(40, 28, 28), dtype=np.uint8))
+    npae.datasets.write_idx(folder / "train-labels-idx1-ubyte.gz",
+                            rng.integers(0, 10, size=40, dtype=np.uint8))
+    env = {**os.environ, "NPAE_DATA": str(tmp_path / "data")}
+    result = run("train", "autoencoder", "--dataset", "mnist", "--code-size", "3",
+                 "--epochs", "1", "--set", "hidden_sizes=(8,)", "--out", str(tmp_path / "out"),
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    assert npae.load(tmp_path / "out" / "autoencoder.npz").n_features_in_ == 784
 
 
 def test_gradcheck_prints_a_passing_table():

@@ -56,6 +56,9 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         check_number(self.weight_decay, "weight_decay", owner, low=0)
         check_number(self.validation_fraction, "validation_fraction", owner, low=0, high=0.9)
         check_int(self.patience, "patience", owner)
+        check_int(self.verbose, "verbose", owner, minimum=0)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"{owner}: early_stopping must be a bool, got {self.early_stopping!r}")
         if self.dtype is not None:
             check_float_dtype(self.dtype, owner)
 
@@ -138,7 +141,7 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         Y = X if Y is None else Y
         validation = None
         if self.validation_fraction > 0 and X.shape[0] >= 2:
-            n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
+            n_val = min(X.shape[0] - 1, max(1, round(self.validation_fraction * X.shape[0])))
             order = self._rng.permutation(X.shape[0])
             val, tr = order[:n_val], order[n_val:]
             X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
@@ -181,7 +184,8 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
 
     def reconstruct(self, X):
         """``g(f(x))`` for each row of ``X``."""
-        return self.decoder_.forward(self.transform(X), training=False)
+        Z = self.transform(X)
+        return self.decoder_.forward(Z, training=False)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better)."""

@@ -203,10 +203,7 @@ def test_random_state_generator_is_accepted():
 
 @pytest.mark.parametrize("method", [
     "transform", "inverse_transform", "score",
-    # BaseAutoencoder.reconstruct reads self.decoder_ before transform() checks the fit,
-    # so it raises AttributeError; reported to the lead (fix: call transform first).
-    pytest.param("reconstruct", marks=pytest.mark.xfail(
-        raises=AttributeError, strict=True, reason="bug in npae/models/base.py, reported")),
+    "reconstruct",
 ])
 def test_not_fitted(method):
     with pytest.raises(NotFittedError, match="not fitted"):
