@@ -9,7 +9,16 @@ __version__ = "0.1.0"
 from npae import datasets, gradcheck, layers, losses, noise, optim, plot
 from npae.decomposition import PCA
 from npae.io import load, save
-from npae.models import VAE, Autoencoder, LinearAutoencoder
+from npae.models import (
+    VAE,
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    GradientNormLogger,
+    LinearAutoencoder,
+    SparseAutoencoder,
+    StackedAutoencoder,
+)
 
 __all__ = [
     "datasets",
@@ -20,8 +29,13 @@ __all__ = [
     "optim",
     "plot",
     "Autoencoder",
+    "ContractiveAutoencoder",
+    "DenoisingAutoencoder",
+    "GradientNormLogger",
     "LinearAutoencoder",
     "PCA",
+    "SparseAutoencoder",
+    "StackedAutoencoder",
     "VAE",
     "__version__",
     "load",

@@ -2,7 +2,14 @@
 
 from npae.models.autoencoder import Autoencoder
 from npae.models.base import BaseAutoencoder
+from npae.models.contractive import ContractiveAutoencoder
+from npae.models.denoising import DenoisingAutoencoder
 from npae.models.linear import LinearAutoencoder
+from npae.models.sparse import SparseAutoencoder
+from npae.models.stacked import GradientNormLogger, StackedAutoencoder
 from npae.models.vae import VAE
 
-__all__ = ["Autoencoder", "BaseAutoencoder", "LinearAutoencoder", "VAE"]
+__all__ = [
+    "Autoencoder", "BaseAutoencoder", "ContractiveAutoencoder", "DenoisingAutoencoder",
+    "GradientNormLogger", "LinearAutoencoder", "SparseAutoencoder", "StackedAutoencoder", "VAE",
+]

@@ -1,0 +1,145 @@
+"""The sparse autoencoder: a penalty keeps most code units near zero."""
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from npae import losses
+from npae._validation import check_choice, check_number
+from npae.models.autoencoder import Autoencoder
+
+PENALTIES = ("kl", "l1")
+
+
+class FiltersMixin:
+    """``filters()``: the first encoder layer's weights, one unit-norm row per unit."""
+
+    def filters(self):
+        """Weights of the first encoder layer as images: shape (n_units, n_features).
+
+        Row j is ``W[:, j] / ||W[:, j]||``, the input of unit norm that
+        excites hidden unit j most (the classic way to show what a sparse
+        autoencoder learned). Reshape the rows to the image shape to view
+        them, e.g. ``filters().reshape(-1, 8, 8)`` for digits, or draw them
+        with ``npae.plot.plot_filters(model.filters().T, image_shape)``.
+        """
+        check_is_fitted(self, "network_")
+        W = self.encoder_.layers[0].params["W"]
+        norms = np.linalg.norm(W, axis=0)
+        return (W / np.maximum(norms, np.finfo(W.dtype).tiny)).T
+
+
+class SparseAutoencoder(FiltersMixin, Autoencoder):
+    """Autoencoder with a sparsity penalty on the code, so it may be overcomplete.
+
+    The code may be wider than the input: instead of a bottleneck, a
+    penalty on the code activations ``h`` (N x k, over a minibatch of N)
+    makes each unit fire rarely. It minimizes ``loss(g(f(x)), x) + R(h)`` with
+
+    - ``penalty="kl"`` (Ng's sparse autoencoder): the batch-mean activation
+      ``rho_hat_j = mean_n h_nj`` of each unit is pulled to a small target
+      ``rho``, ``R = beta * sum_j KL(rho || rho_hat_j)``, where
+      ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``.
+      The code must lie in (0, 1): ``code_activation="sigmoid"``.
+    - ``penalty="l1"``: ``R = lam * mean_n sum_j |h_nj|``.
+
+    Parameters
+    ----------
+    hidden_sizes : sequence of int, default ()
+        Widths of the encoder's hidden layers (the decoder mirrors them);
+        empty for the classic one-hidden-layer sparse autoencoder.
+    code_size : int, default 64
+        Number of code units; may exceed the number of features.
+    penalty : {"kl", "l1"}, default "kl"
+    rho : float in (0, 1), default 0.05
+        Target mean activation of each code unit (``penalty="kl"``).
+    beta : float >= 0, default 0.1
+        Weight of the KL penalty. The reconstruction loss here is a mean
+        over features where Ng's notes use half the sum of squares per
+        example, so a weight ``w`` from his notes (beta = 3, weight decay
+        1e-4 for 8 x 8 patches) becomes ``w * 2 / n_features`` here
+        (3 * 2 / 64 = 0.094).
+    lam : float >= 0, default 1e-3
+        Weight of the L1 penalty (``penalty="l1"``).
+    activation : str, default "sigmoid"
+        Activation of hidden layers.
+    code_activation : str, default "sigmoid"
+        Activation of the code layer ("sigmoid" is required for "kl").
+    output_activation : str, default "sigmoid"
+        Activation of the reconstruction; "sigmoid" suits data in [0, 1].
+    loss : {"mse", "bce"}, default "mse"
+    optimizer : {"adam", "sgd"}, default "adam"
+    learning_rate : float, default 1e-2
+    epochs : int, default 100
+    batch_size : int, default 64
+    weight_decay : float, default 1e-4
+        L2 penalty on all parameters, applied by the optimizer.
+    validation_fraction, early_stopping, patience, dtype, verbose, random_state
+        As in ``npae.Autoencoder``.
+
+    Attributes
+    ----------
+    mean_activation_ : ndarray of shape (code_size,)
+        Mean activation of each code unit over the training data.
+    encoder_, decoder_, network_, history_, n_features_in_, code_shape_
+        As in ``npae.Autoencoder``.
+
+    Notes
+    -----
+    The penalty's gradient joins the decoder's gradient at the code:
+    ``dR/dh_nj = beta (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N``
+    for "kl" (every example of the batch shares it), ``lam sign(h_nj) / N``
+    for "l1". See ``npae.losses.sparsity_kl`` and ``npae.losses.l1_activity``.
+
+    Examples
+    --------
+    >>> from npae.datasets import load_digits
+    >>> X, y, image_shape = load_digits()
+    >>> sae = SparseAutoencoder(code_size=100, rho=0.05, epochs=2, random_state=0).fit(X)
+    >>> sae.mean_activation_.shape
+    (100,)
+    >>> sae.filters().reshape(-1, *image_shape).shape
+    (100, 1, 8, 8)
+    """
+
+    def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1,
+                 lam=1e-3, activation="sigmoid", code_activation="sigmoid",
+                 output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
+                 epochs=100, batch_size=64, weight_decay=1e-4, validation_fraction=0.0,
+                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
+        super().__init__(
+            hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
+            code_activation=code_activation, output_activation=output_activation, loss=loss,
+            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+        self.penalty = penalty
+        self.rho = rho
+        self.beta = beta
+        self.lam = lam
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        owner = type(self).__name__
+        check_choice(self.penalty, "penalty", owner, PENALTIES)
+        check_number(self.rho, "rho", owner, low=0, low_open=True)
+        if self.rho >= 1:
+            raise ValueError(f"{owner}: rho must be < 1, got {float(self.rho)}")
+        check_number(self.beta, "beta", owner, low=0)
+        check_number(self.lam, "lam", owner, low=0)
+        if self.penalty == "kl" and self.code_activation != "sigmoid":
+            raise ValueError(
+                f"{owner}: penalty='kl' needs code activations in (0, 1), i.e. "
+                f"code_activation='sigmoid', got {self.code_activation!r}"
+            )
+
+    def _code_penalty(self, code):
+        if self.penalty == "kl":
+            return losses.sparsity_kl(code, self.rho, self.beta)
+        return losses.l1_activity(code, self.lam)
+
+    def fit(self, X, y=None, callbacks=None):
+        """Train on ``X``, then record each code unit's mean activation; returns ``self``."""
+        super().fit(X, callbacks=callbacks)
+        self.mean_activation_ = self.transform(X).mean(axis=0)
+        return self
