@@ -149,3 +149,114 @@ def plot_filters(weights, image_shape, ncols=10, scale=0.8):
     """Each column of an encoder weight matrix (n_features, k) as an image."""
     W = np.asarray(weights)
     return plot_image_grid(W.T, image_shape, ncols=ncols, scale=scale, normalize=True)
+
+
+# -- VAE figures (a VAE's 2-D code scatter is ``plot_codes(vae.transform(X), y)``) --------
+
+def _vae_image_shape(vae, image_shape):
+    """``image_shape`` if given, else the model's (C, H, W), else a square of its features."""
+    if image_shape is not None:
+        return tuple(image_shape)
+    shape = tuple(vae.input_shape_)
+    if len(shape) == 3:
+        return shape
+    side = int(round(np.sqrt(shape[0])))
+    if side * side != shape[0]:
+        raise ValueError(
+            f"pass image_shape: {shape[0]} features do not make a square image"
+        )
+    return (side, side)
+
+
+def plot_latent_manifold(vae, n=15, image_shape=None, dims=(0, 1), cmap="gray", size=6.0):
+    """Decode an ``n`` x ``n`` grid of latent points into one mosaic of images.
+
+    The grid runs through the 5%...95% quantiles of N(0, 1) along the latent
+    dimensions ``dims`` (``z[dims[0]]`` left to right, ``z[dims[1]]`` bottom
+    to top), evenly spaced in probability as in Kingma & Welling (2014),
+    with every other latent dimension at 0, the prior mean.
+    """
+    from scipy.stats import norm
+
+    plt = _pyplot()
+    shape = _vae_image_shape(vae, image_shape)
+    h, w = shape[-2:]
+    latent_dim = vae.code_shape_[0]
+    i, j = dims
+    if not (0 <= i < latent_dim and 0 <= j < latent_dim and i != j):
+        raise ValueError(
+            f"plot_latent_manifold expected two different dims in [0, {latent_dim}), got {dims}"
+        )
+    grid = norm.ppf(np.linspace(0.05, 0.95, n))
+    rows, cols = np.meshgrid(grid[::-1], grid, indexing="ij")  # top row: largest z[j]
+    Z = np.zeros((n * n, latent_dim), dtype=vae.dtype_)
+    Z[:, i], Z[:, j] = cols.ravel(), rows.ravel()
+    images = _as_images(vae.inverse_transform(Z), shape).reshape(n, n, h, w)
+    # one image per cell, a 1-pixel NaN (blank) line between cells
+    mosaic = np.full((n * (h + 1) - 1, n * (w + 1) - 1), np.nan)
+    for r in range(n):
+        for c in range(n):
+            mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = images[r, c]
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1)
+    ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
+    ax.set_xticks(ticks * (w + 1) + (w - 1) / 2, [f"{grid[t]:+.2f}" for t in ticks])
+    ax.set_yticks(ticks * (h + 1) + (h - 1) / 2, [f"{grid[::-1][t]:+.2f}" for t in ticks])
+    ax.set_xlabel(f"z{i + 1}")
+    ax.set_ylabel(f"z{j + 1}")
+    ax.set_title("decoded latent grid")
+    return fig
+
+
+def plot_interpolation(vae, x0, x1, n_steps=10, image_shape=None, cmap="gray"):
+    """Decode the straight line between the posterior means of ``x0`` and ``x1``.
+
+    Panel k shows the decoded ``(1 - a) mu(x0) + a mu(x1)``, ``a = k / (n_steps - 1)``.
+    """
+    shape = _vae_image_shape(vae, image_shape)
+    ends = np.concatenate([np.asarray(x, dtype=vae.dtype_).reshape(1, *vae.input_shape_)
+                           for x in (x0, x1)])
+    mu0, mu1 = vae.transform(ends)
+    alphas = np.linspace(0.0, 1.0, n_steps)
+    Z = ((1 - alphas)[:, None] * mu0 + alphas[:, None] * mu1).astype(vae.dtype_)
+    return plot_image_grid(vae.inverse_transform(Z), shape, ncols=n_steps, cmap=cmap,
+                           titles=[f"{a:.2f}" for a in alphas])
+
+
+def plot_samples(vae, n, image_shape=None, random_state=None, ncols=10, cmap="gray"):
+    """``n`` new images from the VAE: decoded ``z ~ N(0, I)`` (see ``VAE.sample``)."""
+    shape = _vae_image_shape(vae, image_shape)
+    return plot_image_grid(vae.sample(n, random_state=random_state), shape, ncols=ncols,
+                           cmap=cmap)
+
+
+def plot_segmentation(images, masks, predictions, n=8, cmap="gray", label_cmap="viridis"):
+    """Images (top row), true masks (middle) and predicted masks (bottom), ``n`` columns.
+
+    Parameters
+    ----------
+    images : ndarray (N, C, H, W)
+        The first channel is shown.
+    masks, predictions : ndarray (N, 1, h, w) binary masks or (N, h, w) class labels
+        ``predictions`` as from ``UNet.predict``; ``masks`` may be at the
+        input size or already cropped to the output size (``UNet.crop_to_output``).
+        All labels share one colour scale.
+    n : int
+        Number of images shown (the first ``n``).
+    """
+    plt = _pyplot()
+    images, masks, predictions = (np.asarray(a)[:n] for a in (images, masks, predictions))
+    masks, predictions = (a[:, 0] if a.ndim == 4 else a for a in (masks, predictions))
+    n = len(images)
+    top = max(1, int(max(masks.max(), predictions.max())))
+    fig, axes = plt.subplots(3, n, figsize=(1.3 * n, 4.2), squeeze=False)
+    rows = [(images[:, 0], cmap, None), (masks, label_cmap, top), (predictions, label_cmap, top)]
+    for r, (row, row_cmap, vmax) in enumerate(rows):
+        for i in range(n):
+            ax = axes[r, i]
+            ax.imshow(row[i], cmap=row_cmap, vmin=0 if vmax else None, vmax=vmax)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(("image", "true", "predicted")[r])
+    fig.tight_layout()
+    return fig

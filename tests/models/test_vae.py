@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy.stats import multivariate_normal
+from scipy.stats import multivariate_normal, norm
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -21,6 +21,7 @@ from npae.models.vae import (
     _reparameterize_backward,
     _standard_normal_log_density,
 )
+from npae.plot import plot_interpolation, plot_latent_manifold, plot_samples
 
 
 def _digits_split(return_images=False):
@@ -317,6 +318,59 @@ def test_conv_negative_elbo_gradient(likelihood, rng):
 def test_conv_needs_images(rng):
     with pytest.raises(ValueError, match=r"expected a 4-d array, got shape \(5, 64\)"):
         VAE(architecture="conv").fit(rng.random((5, 64)))
+
+
+# -- figures (the VAE functions of npae.plot) -------------------------------------------
+
+@pytest.fixture
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
+
+
+def _panels(fig):
+    """The image drawn in each panel (blank, masked pixels as NaN)."""
+    return [np.ma.filled(ax.images[0].get_array(), np.nan) for ax in fig.axes if ax.images]
+
+
+def test_plot_samples_shows_the_samples(pyplot, rng):
+    vae = _untrained(rng.random((10, 12)), hidden_sizes=(4,))
+    fig = plot_samples(vae, 5, image_shape=(3, 4), random_state=7)
+    expected = vae.sample(5, random_state=7).reshape(5, 3, 4)
+    assert np.array_equal(np.array(_panels(fig)), expected)
+
+
+def test_plot_latent_manifold_decodes_the_quantile_grid(pyplot, rng):
+    vae = _untrained(rng.random((10, 1, 3, 2)), architecture="conv", channels=(2,),
+                     hidden_sizes=(4,), latent_dim=3)
+    n = 4
+    (mosaic,) = _panels(plot_latent_manifold(vae, n=n, dims=(2, 0)))
+    assert mosaic.shape == (n * 4 - 1, n * 3 - 1)
+    assert np.isnan(mosaic[3]).all() and np.isnan(mosaic[:, 2]).all()  # separators
+    lo, hi = norm.ppf(0.05), norm.ppf(0.95)
+    # top left: z[2] (across) smallest, z[0] (up) largest; dimension 1 stays 0
+    top_left = vae.inverse_transform(np.array([[hi, 0.0, lo]]))[0, 0]
+    bottom_right = vae.inverse_transform(np.array([[lo, 0.0, hi]]))[0, 0]
+    np.testing.assert_allclose(mosaic[:3, :2], top_left, rtol=1e-12)
+    np.testing.assert_allclose(mosaic[-3:, -2:], bottom_right, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"two different dims in \[0, 3\), got \(1, 1\)"):
+        plot_latent_manifold(vae, dims=(1, 1))
+
+
+def test_plot_interpolation_runs_between_the_two_reconstructions(pyplot, rng):
+    X = rng.random((10, 16))
+    vae = _untrained(X, hidden_sizes=(4,), latent_dim=2)
+    panels = _panels(plot_interpolation(vae, X[0], X[1], n_steps=5))
+    assert len(panels) == 5
+    np.testing.assert_allclose(panels[0], vae.reconstruct(X[:1]).reshape(4, 4), rtol=1e-12)
+    np.testing.assert_allclose(panels[-1], vae.reconstruct(X[1:2]).reshape(4, 4), rtol=1e-12)
+    mid = vae.inverse_transform(vae.transform(X[:2]).mean(axis=0, keepdims=True))
+    np.testing.assert_allclose(panels[2], mid.reshape(4, 4), rtol=1e-12)
 
 
 # -- on digits ------------------------------------------------------------------------
