@@ -71,8 +71,9 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     learning_rate : float, default 1e-2
     epochs : int, default 100
     batch_size : int, default 64
-    weight_decay : float, default 1e-4
-        L2 penalty on all parameters, applied by the optimizer.
+    weight_decay : float, default 0.0
+        L2 penalty on all parameters, applied by the optimizer (Ng's notes
+        use one; see ``beta`` to convert its weight).
     validation_fraction, early_stopping, patience, dtype, verbose, random_state
         As in ``npae.Autoencoder``.
 
@@ -104,7 +105,7 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1,
                  lam=1e-3, activation="sigmoid", code_activation="sigmoid",
                  output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
-                 epochs=100, batch_size=64, weight_decay=1e-4, validation_fraction=0.0,
+                 epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
                  early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
@@ -122,9 +123,7 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
         super()._check_hyperparameters()
         owner = type(self).__name__
         check_choice(self.penalty, "penalty", owner, PENALTIES)
-        check_number(self.rho, "rho", owner, low=0, low_open=True)
-        if self.rho >= 1:
-            raise ValueError(f"{owner}: rho must be < 1, got {float(self.rho)}")
+        check_number(self.rho, "rho", owner, low=0, high=1, low_open=True, high_open=True)
         check_number(self.beta, "beta", owner, low=0)
         check_number(self.lam, "lam", owner, low=0)
         if self.penalty == "kl" and self.code_activation != "sigmoid":

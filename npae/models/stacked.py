@@ -2,13 +2,12 @@
 
 import numpy as np
 
-from npae._validation import check_choice, check_float_dtype, check_int, check_number, check_sizes
+from npae._validation import check_choice, check_int, check_sizes
 from npae.layers.activations import ACTIVATIONS
 from npae.layers.dense import Dense
 from npae.losses import LOSSES
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential, mlp
-from npae.optim import OPTIMIZERS
 from npae.train import Callback
 
 
@@ -100,8 +99,12 @@ class StackedAutoencoder(BaseAutoencoder):
         self.verbose = verbose
         self.random_state = random_state
 
+    @property
+    def epochs(self):
+        """The fine-tuning epochs: what ``BaseAutoencoder`` calls ``epochs``."""
+        return self.finetune_epochs
+
     def _check_hyperparameters(self):
-        # BaseAutoencoder's checks, with two epoch counts in place of ``epochs``.
         owner = type(self).__name__
         check_sizes(self.layer_sizes, "layer_sizes", owner, allow_empty=False)
         check_int(self.pretrain_epochs, "pretrain_epochs", owner, minimum=0)
@@ -111,14 +114,7 @@ class StackedAutoencoder(BaseAutoencoder):
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
-        check_choice(self.optimizer, "optimizer", owner, tuple(OPTIMIZERS))
-        check_number(self.learning_rate, "learning_rate", owner, low=0, low_open=True)
-        check_int(self.batch_size, "batch_size", owner)
-        check_number(self.weight_decay, "weight_decay", owner, low=0)
-        check_number(self.validation_fraction, "validation_fraction", owner, low=0, high=0.9)
-        check_int(self.patience, "patience", owner)
-        if self.dtype is not None:
-            check_float_dtype(self.dtype, owner)
+        super()._check_hyperparameters()
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape

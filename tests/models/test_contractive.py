@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import npae
 from npae import ContractiveAutoencoder
@@ -97,6 +98,16 @@ def test_interface(digits):
     assert cae.filters().shape == (16, 64)
 
 
+@pytest.mark.parametrize("hidden", [(), (8,)])
+def test_float32_stays_float32(hidden, digits):
+    X = digits[:100].astype(np.float32)
+    cae = ContractiveAutoencoder(hidden_sizes=hidden, code_size=4, epochs=2,
+                                 random_state=0).fit(X)
+    assert all(p.dtype == np.float32 for p in cae.network_.params())
+    assert cae.jacobian(X[:3]).dtype == np.float32
+    assert np.isfinite(cae.history_["loss"]).all()
+
+
 def test_validation_loss_includes_the_penalty(digits):
     cae = ContractiveAutoencoder(code_size=8, lam=1.0, epochs=2, validation_fraction=0.2,
                                  random_state=0).fit(digits[:200])
@@ -133,3 +144,9 @@ def test_rebuilt_from_hyperparameters_and_saved(digits, tmp_path):
 def test_bad_hyperparameters(params, error, match):
     with pytest.raises(error, match=match):
         ContractiveAutoencoder(**params).fit(np.ones((4, 3)))
+
+
+@parametrize_with_checks([ContractiveAutoencoder(hidden_sizes=(4,), code_size=2, epochs=2,
+                                                 random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import npae
 from npae import PCA, Autoencoder, DenoisingAutoencoder
@@ -147,3 +148,9 @@ def test_bad_hyperparameters(params, error, match):
 def test_gaussian_level_may_exceed_one(rng):
     DenoisingAutoencoder(noise="gaussian", noise_level=2.0, code_size=2, epochs=1,
                          random_state=0).fit(rng.random((10, 4)))
+
+
+@parametrize_with_checks([DenoisingAutoencoder(hidden_sizes=(4,), code_size=2, epochs=2,
+                                               random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import npae
 from npae import SparseAutoencoder
@@ -144,3 +145,8 @@ def test_bad_hyperparameters(params, error, match):
 def test_l1_accepts_any_code_activation(rng):
     SparseAutoencoder(penalty="l1", code_activation="relu", code_size=3, epochs=1,
                       random_state=0).fit(rng.random((10, 4)))
+
+
+@parametrize_with_checks([SparseAutoencoder(code_size=3, epochs=2, random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

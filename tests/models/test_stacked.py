@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import npae
 from npae import GradientNormLogger, StackedAutoencoder
@@ -209,7 +210,14 @@ def test_rebuilt_from_hyperparameters_and_saved(digits, tmp_path):
     ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got 0"),
     ({"validation_fraction": 0.95}, ValueError, "validation_fraction must be <= 0.9"),
     ({"dtype": "int32"}, ValueError, "dtype float32 or float64, got int32"),
+    ({"early_stopping": "no"}, TypeError, "early_stopping must be a bool, got 'no'"),
 ])
 def test_bad_hyperparameters(params, error, match):
     with pytest.raises(error, match=match):
         StackedAutoencoder(**params).fit(np.ones((4, 3)))
+
+
+@parametrize_with_checks([StackedAutoencoder((4, 2), pretrain_epochs=1, finetune_epochs=1,
+                                             random_state=0)])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
