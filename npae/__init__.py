@@ -13,11 +13,14 @@ from npae.models import (
     VAE,
     Autoencoder,
     ContractiveAutoencoder,
+    ConvAutoencoder,
     DenoisingAutoencoder,
     GradientNormLogger,
     LinearAutoencoder,
     SparseAutoencoder,
     StackedAutoencoder,
+    UNet,
+    iou_score,
 )
 
 __all__ = [
@@ -30,14 +33,17 @@ __all__ = [
     "plot",
     "Autoencoder",
     "ContractiveAutoencoder",
+    "ConvAutoencoder",
     "DenoisingAutoencoder",
     "GradientNormLogger",
     "LinearAutoencoder",
     "PCA",
     "SparseAutoencoder",
     "StackedAutoencoder",
+    "UNet",
     "VAE",
     "__version__",
     "load",
+    "iou_score",
     "save",
 ]

@@ -3,13 +3,16 @@
 from npae.models.autoencoder import Autoencoder
 from npae.models.base import BaseAutoencoder
 from npae.models.contractive import ContractiveAutoencoder
+from npae.models.conv import ConvAutoencoder
 from npae.models.denoising import DenoisingAutoencoder
 from npae.models.linear import LinearAutoencoder
 from npae.models.sparse import SparseAutoencoder
 from npae.models.stacked import GradientNormLogger, StackedAutoencoder
+from npae.models.unet import UNet, iou_score
 from npae.models.vae import VAE
 
 __all__ = [
     "Autoencoder", "BaseAutoencoder", "ContractiveAutoencoder", "DenoisingAutoencoder",
     "GradientNormLogger", "LinearAutoencoder", "SparseAutoencoder", "StackedAutoencoder", "VAE",
+    "ConvAutoencoder", "UNet", "iou_score",
 ]

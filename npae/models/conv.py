@@ -1,0 +1,214 @@
+"""The convolutional autoencoder for image batches (N, C, H, W)."""
+
+import scipy.sparse
+
+from npae._validation import check_choice, check_int, check_sizes
+from npae.layers.activations import ACTIVATIONS, get_activation
+from npae.layers.conv import Conv2D, ConvTranspose2D
+from npae.layers.crop import Crop2D
+from npae.layers.dense import Dense
+from npae.layers.initializers import init_for
+from npae.layers.pool import MaxPool2D
+from npae.layers.shape import Flatten, Reshape
+from npae.layers.upsample import Upsample2D
+from npae.losses import LOSSES
+from npae.models.base import BaseAutoencoder
+from npae.network import Sequential
+
+DECODERS = ("upsample", "transposed")
+
+
+def check_image_ndim(X, owner):
+    """Refuse an array that is not 4-d with an error that names (N, C, H, W)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and not scipy.sparse.issparse(X) and len(shape) != 4:
+        hint = ""
+        if len(shape) == 2:
+            hint = ": flat images of h x w pixels become images with X.reshape(-1, 1, h, w)"
+        elif len(shape) == 3:
+            hint = ": one-channel images become (N, 1, H, W) with X[:, None]"
+        raise ValueError(
+            f"{owner} expected images of shape (N, C, H, W), got shape {tuple(shape)}{hint}"
+        )
+
+
+def check_odd_kernel(kernel_size, owner):
+    """An odd kernel size: "same" padding ``kernel_size // 2`` keeps H and W."""
+    kernel_size = check_int(kernel_size, "kernel_size", owner)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"{owner}: kernel_size must be odd, got {kernel_size}")
+    return kernel_size
+
+
+def pooled_size(size):
+    """Ceil-mode 2x2 pooling: ``ceil(size / 2)``, see ``ConvAutoencoder``."""
+    return (size + 1) // 2
+
+
+class ConvAutoencoder(BaseAutoencoder):
+    """Convolutional autoencoder: ``x -> conv/pool -> Dense -> z -> Dense -> up/conv -> x_hat``.
+
+    For each entry ``c`` of ``channels`` the encoder applies a "same"
+    ``Conv2D`` (``kernel_size``, padding ``kernel_size // 2``) with ``c``
+    output channels, the activation and a 2x2 ``MaxPool2D``; then ``Flatten``
+    and a ``Dense`` layer to the code of ``code_size`` units. The decoder
+    mirrors it: ``Dense`` back to the last feature map, ``Reshape``, and for
+    each stage in reverse an up-sampling by 2, a "same" ``Conv2D`` to the
+    previous stage's channels and the activation. Its last convolution gives
+    back the ``C`` input channels, followed by ``output_activation``. The
+    loss is ``mean over examples, channels and pixels of loss(x_hat, x)``.
+
+    Sizes that 2 does not divide: each pooling runs in ceil mode, ``ceil(H /
+    2)`` (an odd size is padded with one ``-inf`` row or column on each
+    side, so every window still holds a real pixel), and the decoder center
+    crops (``Crop2D``) each up-sampled map back to the size the encoder had
+    at that stage. So any ``H, W`` works: 28 x 28 gives 14 x 14 and 7 x 7;
+    a third stage gives 4 x 4, up-sampled to 8 x 8 and cropped to 7 x 7.
+
+    Parameters
+    ----------
+    channels : sequence of int, default (16, 32)
+        Output channels of the encoder's convolution stages (at least one);
+        each stage halves the height and width.
+    code_size : int, default 16
+        Width of the code (the bottleneck).
+    kernel_size : int, default 3
+        Odd side of every square convolution kernel.
+    decoder : {"upsample", "transposed"}, default "upsample"
+        How the decoder doubles the size: nearest-neighbour ``Upsample2D``,
+        or a learned 2x2 ``ConvTranspose2D`` with stride 2.
+    activation : str, default "relu"
+        Activation after every hidden convolution and the decoder's Dense.
+    code_activation : str, default "identity"
+        Activation of the code layer.
+    output_activation : str, default "sigmoid"
+        Activation of the reconstruction; "sigmoid" suits images in [0, 1].
+    loss : {"mse", "bce"}, default "mse"
+    optimizer : {"adam", "sgd"}, default "adam"
+    learning_rate : float, default 1e-3
+    epochs : int, default 30
+    batch_size : int, default 64
+    weight_decay : float, default 0.0
+        L2 penalty on all parameters, applied by the optimizer.
+    validation_fraction : float, default 0.0
+        Images held out (shuffled, seeded) to report ``val_loss``.
+    early_stopping : bool, default False
+        Stop when the validation (or training) loss stalls for ``patience``
+        epochs and keep the best weights.
+    patience : int, default 10
+    dtype : {None, "float32", "float64"}, default None
+        Computation type; None follows the input (float32 stays float32,
+        anything else becomes float64).
+    verbose : int, default 0
+        1 shows a progress bar when attached to a terminal.
+    random_state : int, Generator or None
+        Seeds initialization and shuffling: one seed, bit-identical runs.
+
+    Shape
+    -----
+    X : (N, C, H, W) -> code : (N, code_size) -> reconstruction : (N, C, H, W)
+
+    Attributes
+    ----------
+    encoder_, decoder_ : npae.network.Sequential
+    network_ : Sequential
+        The encoder's layers followed by the decoder's (shared objects).
+    history_ : dict
+        ``"loss"`` per epoch (and ``"val_loss"``).
+    input_shape_ : tuple
+        ``(C, H, W)`` seen in ``fit``.
+    n_features_in_ : int
+        ``C H W``.
+    code_shape_ : tuple
+        ``(code_size,)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).random((20, 1, 8, 8))
+    >>> ae = ConvAutoencoder(channels=(4,), code_size=3, epochs=2, random_state=0).fit(X)
+    >>> ae.transform(X).shape
+    (20, 3)
+    >>> ae.inverse_transform(ae.transform(X)).shape
+    (20, 1, 8, 8)
+    """
+
+    _input_ndim = 4
+
+    def __init__(self, channels=(16, 32), code_size=16, kernel_size=3, decoder="upsample",
+                 activation="relu", code_activation="identity", output_activation="sigmoid",
+                 loss="mse", optimizer="adam", learning_rate=1e-3, epochs=30, batch_size=64,
+                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 dtype=None, verbose=0, random_state=None):
+        self.channels = channels
+        self.code_size = code_size
+        self.kernel_size = kernel_size
+        self.decoder = decoder
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.dtype = dtype
+        self.verbose = verbose
+        self.random_state = random_state
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        owner = type(self).__name__
+        check_sizes(self.channels, "channels", owner, allow_empty=False)
+        check_int(self.code_size, "code_size", owner)
+        check_odd_kernel(self.kernel_size, owner)
+        check_choice(self.decoder, "decoder", owner, DECODERS)
+        for name in ("activation", "code_activation", "output_activation"):
+            check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
+        check_choice(self.loss, "loss", owner, tuple(LOSSES))
+
+    def _validate(self, X, reset=False):
+        check_image_ndim(X, type(self).__name__)
+        return super()._validate(X, reset)
+
+    def _build(self, input_shape, rng):
+        c_in, height, width = input_shape
+        channels = check_sizes(self.channels, "channels", type(self).__name__)
+        act, dtype, k = self.activation, self.dtype_, self.kernel_size
+        conv = dict(kernel_size=k, padding=k // 2, dtype=dtype, rng=rng)
+
+        encoder, sizes, c, hw = [], [], c_in, (height, width)
+        for c_out in channels:
+            sizes.append(hw)
+            encoder += [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype),
+                        MaxPool2D(2, padding=(hw[0] % 2, hw[1] % 2), dtype=dtype)]
+            c, hw = c_out, (pooled_size(hw[0]), pooled_size(hw[1]))
+        n_flat = c * hw[0] * hw[1]
+        encoder += [Flatten(dtype=dtype),
+                    Dense(n_flat, self.code_size, init=init_for(self.code_activation),
+                          dtype=dtype, rng=rng)]
+        if self.code_activation not in ("identity", "linear"):
+            encoder.append(get_activation(self.code_activation, dtype))
+
+        decoder = [Dense(self.code_size, n_flat, init=init_for(act), dtype=dtype, rng=rng),
+                   get_activation(act, dtype), Reshape((c, *hw), dtype=dtype)]
+        targets = list(zip((c_in, *channels[:-1]), sizes))[::-1]
+        for i, (c_out, size) in enumerate(targets):
+            last = i == len(targets) - 1
+            if self.decoder == "upsample":
+                decoder.append(Upsample2D(2, dtype=dtype))
+            else:
+                decoder.append(ConvTranspose2D(c, c, kernel_size=2, stride=2, dtype=dtype,
+                                               rng=rng))
+            if (2 * hw[0], 2 * hw[1]) != size:
+                decoder.append(Crop2D(size, dtype=dtype))
+            out_act = self.output_activation if last else act
+            decoder.append(Conv2D(c, c_out, init=init_for(out_act), **conv))
+            if out_act not in ("identity", "linear"):
+                decoder.append(get_activation(out_act, dtype))
+            c, hw = c_out, size
+        return Sequential(encoder), Sequential(decoder)
