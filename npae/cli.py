@@ -16,21 +16,22 @@ import time
 
 import numpy as np
 
-#: Model name on the command line -> (estimator class name, defaults for digits).
-#: ``code`` names the hyperparameter that sets the code size.
+#: Model name on the command line -> (estimator class name, defaults for digits,
+#: hyperparameters that set a code size k).
+_DIGITS_MLP = {"hidden_sizes": (128, 64), "output_activation": "sigmoid", "epochs": 300,
+               "batch_size": 32}
 MODELS = {
-    "pca": ("PCA", {}, "n_components"),
-    "linear": ("LinearAutoencoder", {"solver": "gd"}, "n_components"),
-    "autoencoder": ("Autoencoder", {"hidden_sizes": (128, 64), "output_activation": "sigmoid",
-                                    "epochs": 300, "batch_size": 32}, "code_size"),
-    "sparse": ("SparseAutoencoder", {}, "code_size"),
-    "denoising": ("DenoisingAutoencoder", {"hidden_sizes": (128, 64),
-                                           "output_activation": "sigmoid", "epochs": 300,
-                                           "batch_size": 32}, "code_size"),
-    "contractive": ("ContractiveAutoencoder", {}, "code_size"),
-    "stacked": ("StackedAutoencoder", {}, None),
-    "vae": ("VAE", {}, "latent_dim"),
-    "conv": ("ConvAutoencoder", {}, "code_size"),
+    "pca": ("PCA", {}, lambda k: {"n_components": k}),
+    "linear": ("LinearAutoencoder", {"solver": "gd"}, lambda k: {"n_components": k}),
+    "autoencoder": ("Autoencoder", _DIGITS_MLP, lambda k: {"code_size": k}),
+    "sparse": ("SparseAutoencoder", {"epochs": 200}, lambda k: {"code_size": k}),
+    "denoising": ("DenoisingAutoencoder", _DIGITS_MLP, lambda k: {"code_size": k}),
+    "contractive": ("ContractiveAutoencoder", {"hidden_sizes": (128,), "epochs": 200},
+                    lambda k: {"code_size": k}),
+    "stacked": ("StackedAutoencoder", {"pretrain_epochs": 30, "finetune_epochs": 200},
+                lambda k: {"layer_sizes": (128, 64, k)}),
+    "vae": ("VAE", {"hidden_sizes": (256,), "epochs": 200}, lambda k: {"latent_dim": k}),
+    "conv": ("ConvAutoencoder", {"epochs": 60}, lambda k: {"code_size": k}),
     "unet": ("UNet", {}, None),
 }
 
@@ -57,12 +58,15 @@ def _estimator_class(name):
 def make_model(name, code_size=None, seed=0, overrides=None):
     """Build the estimator ``name`` with digits defaults, a code size and overrides."""
     cls = _estimator_class(name)
-    _, defaults, code_param = MODELS[name]
+    _, defaults, code_params = MODELS[name]
     params = dict(defaults)
-    if code_size is not None and code_param is not None:
-        params[code_param] = code_size
+    if code_size is not None and code_params is not None:
+        params.update(code_params(code_size))
     params.update(overrides or {})
-    if "random_state" in cls().get_params():
+    accepted = cls().get_params()
+    if "epochs" in params and "epochs" not in accepted and "finetune_epochs" in accepted:
+        params["finetune_epochs"] = params.pop("epochs")
+    if "random_state" in accepted:
         params.setdefault("random_state", seed)
     try:
         return cls(**params)
@@ -100,6 +104,11 @@ def _load_data(name, seed, test_size, download=False):
     return X_train, X_test, y_train, y_test, tuple(image_shape)
 
 
+def _as_images(image_shape):
+    """Reshape rows into (N, *image_shape) tensors for the convolutional models."""
+    return lambda X: np.asarray(X).reshape((-1, *image_shape))
+
+
 def _held_out_mse(model, X):
     return float(np.mean((model.inverse_transform(model.transform(X)) - X) ** 2))
 
@@ -133,10 +142,11 @@ def cmd_compare(args):
             if args.epochs is not None and name != "pca":
                 params["epochs"] = args.epochs
             model = make_model(name, k, args.seed, params)
+            as_input = _as_images(image_shape) if name in IMAGE_MODELS else np.asarray
             start = time.perf_counter()
-            model.fit(X_train)
+            model.fit(as_input(X_train))
             seconds = time.perf_counter() - start
-            mse = _held_out_mse(model, X_test)
+            mse = _held_out_mse(model, as_input(X_test))
             if name == "pca":
                 pca_mse = mse
             ratio = mse / pca_mse if pca_mse else float("nan")
@@ -153,8 +163,11 @@ def _write_compare_outputs(out, args, rows, fitted, X_test, y_test, image_shape,
     errors = {m: [r["test_mse"] for r in rows if r["model"] == m] for m in args.models}
     figures = {"error_vs_code_size.png": plot.plot_error_vs_code_size(sizes, errors)}
     k_show = 8 if 8 in sizes else sizes[len(sizes) // 2]
-    recon = {f"{m} ({k_show})": fitted[m, k_show].inverse_transform(
-        fitted[m, k_show].transform(X_test[:10])) for m in args.models}
+    recon = {}
+    for m in args.models:
+        shown = _as_images(image_shape)(X_test[:10]) if m in IMAGE_MODELS else X_test[:10]
+        model = fitted[m, k_show]
+        recon[f"{m} ({k_show})"] = model.inverse_transform(model.transform(shown))
     figures["reconstructions.png"] = plot.plot_reconstructions(X_test[:10], recon, image_shape)
     histories = {f"{m} ({k_show})": fitted[m, k_show].history_ for m in args.models
                  if getattr(fitted[m, k_show], "history_", None)}
@@ -162,8 +175,9 @@ def _write_compare_outputs(out, args, rows, fitted, X_test, y_test, image_shape,
         figures["loss_curves.png"] = plot.plot_loss_curves(histories)
     if 2 in sizes:
         for m in args.models:
+            shown = _as_images(image_shape)(X_test) if m in IMAGE_MODELS else X_test
             figures[f"codes_2d_{m}.png"] = plot.plot_codes(
-                fitted[m, 2].transform(X_test), y_test, title=f"{m}: 2-D code of test digits")
+                fitted[m, 2].transform(shown), y_test, title=f"{m}: 2-D code of test digits")
     for filename, fig in figures.items():
         fig.savefig(os.path.join(out, filename), dpi=110)
     summary = {"dataset": args.dataset, "seed": args.seed, "test_size": args.test_size,
@@ -201,6 +215,8 @@ def cmd_train(args):
         overrides["hidden_sizes"] = tuple(args.hidden_sizes)
     if args.verbose:
         overrides["verbose"] = 1
+    if args.model == "unet":
+        return _train_unet(args, overrides, plot)
     X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size,
                                                           args.download)
     if args.model in IMAGE_MODELS:
@@ -224,6 +240,31 @@ def cmd_train(args):
         plot.plot_loss_curves({args.model: model.history_}).savefig(
             os.path.join(out, "loss_curve.png"))
     print(f"held-out MSE {mse:.5f} after {seconds:.1f} s; saved {path}")
+    return 0
+
+
+def _train_unet(args, overrides, plot):
+    """Segmentation on the synthetic shapes set: fit, held-out IoU, figure, save."""
+    from npae import datasets
+
+    if args.dataset not in ("digits", "shapes"):
+        raise CLIError("unet trains on the synthetic shapes set only (--dataset shapes)")
+    images, masks = datasets.make_shapes(args.samples, size=args.size, random_state=args.seed)
+    X_train, X_test, Y_train, Y_test = datasets.train_test_split(
+        images, masks, test_size=args.test_size, random_state=args.seed)
+    model = make_model("unet", None, args.seed, overrides)
+    print(f"npae train unet: {len(X_train)} shapes images of {args.size}x{args.size}; {model!r}")
+    start = time.perf_counter()
+    model.fit(X_train, Y_train)
+    seconds = time.perf_counter() - start
+    iou = model.score(X_test, Y_test)
+    out = _out_dir(args.out)
+    path = os.path.join(out, "unet.npz")
+    model.save(path)
+    plot.plot_segmentation(X_test, Y_test, model.predict(X_test)).savefig(
+        os.path.join(out, "segmentation.png"))
+    plot.plot_loss_curves({"unet": model.history_}).savefig(os.path.join(out, "loss_curve.png"))
+    print(f"held-out mean IoU {iou:.3f} after {seconds:.1f} s; saved {path}")
     return 0
 
 
@@ -291,7 +332,7 @@ def _fraction(text):
 
 def _model_list(text):
     names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in MODELS]
+    unknown = [n for n in names if n not in MODELS or n == "unet"]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
             f"unknown model(s) {', '.join(unknown) or text!r}; choose from {', '.join(MODELS)}")
@@ -310,7 +351,7 @@ def build_parser():
     def common(p, out):
         p.add_argument("--dataset", default="digits",
                        help="digits (bundled, default), mnist or fashion (IDX files in the "
-                            "npae cache; see npae.datasets.load_mnist)")
+                            "npae cache; see npae.datasets.load_mnist); shapes for unet")
         p.add_argument("--download", action="store_true",
                        help="fetch missing MNIST files (checksum-verified) into the cache")
         p.add_argument("--seed", type=int, default=0, help="random_state of everything (0)")
@@ -330,7 +371,7 @@ def build_parser():
                    metavar="K", help="code sizes to compare (2 4 8 16 32)")
     p.add_argument("--models", type=_model_list, default=["pca", "linear", "autoencoder"],
                    help="comma-separated models (pca,linear,autoencoder); any of "
-                        + ", ".join(m for m in MODELS if m not in IMAGE_MODELS))
+                        + ", ".join(m for m in MODELS if m != "unet"))
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="override training epochs of every trained model")
     p.set_defaults(func=cmd_compare)
@@ -347,6 +388,10 @@ def build_parser():
     p.add_argument("--learning-rate", type=_positive_float, default=None)
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--verbose", action="store_true", help="show a progress bar")
+    p.add_argument("--samples", type=_positive_int, default=600,
+                   help="unet: number of synthetic shapes images (600)")
+    p.add_argument("--size", type=_positive_int, default=32,
+                   help="unet: image size of the shapes set (32)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("gradcheck", help="gradient-check table of every layer and loss",

@@ -52,6 +52,33 @@ def test_train_saves_a_model_that_loads(tmp_path):
     assert np.isfinite(model.transform(X)).all()
 
 
+@pytest.mark.parametrize("model, options, cls", [
+    ("sparse", ["--code-size", "4"], "SparseAutoencoder"),
+    ("denoising", ["--code-size", "4", "--set", "hidden_sizes=(8,)"], "DenoisingAutoencoder"),
+    ("contractive", ["--code-size", "4", "--set", "hidden_sizes=()"], "ContractiveAutoencoder"),
+    ("stacked", ["--code-size", "4", "--set", "pretrain_epochs=1"], "StackedAutoencoder"),
+    ("vae", ["--code-size", "2", "--set", "hidden_sizes=(8,)"], "VAE"),
+    ("conv", ["--code-size", "4", "--set", "channels=(2,)"], "ConvAutoencoder"),
+    ("unet", ["--samples", "12", "--size", "16", "--set", "base_channels=2",
+              "--set", "depth=1"], "UNet"),
+])
+def test_train_every_model(model, options, cls, tmp_path):
+    result = run("train", model, "--epochs", "1", *options, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    loaded = npae.load(tmp_path / f"{model}.npz")
+    assert type(loaded).__name__ == cls
+    assert "held-out" in result.stdout
+
+
+def test_compare_accepts_the_regularized_models(tmp_path):
+    result = run("compare", "--models", "pca,sparse,denoising,vae", "--code-sizes", "2",
+                 "--epochs", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "summary.json").read_text())["results"]
+    assert [r["model"] for r in rows] == ["pca", "sparse", "denoising", "vae"]
+    assert all(np.isfinite(r["test_mse"]) for r in rows)
+
+
 def test_train_on_mnist_files_in_the_data_home(tmp_path):
     """MNIST-format files in NPAE_DATA are found and trained on, offline."""
     folder = tmp_path / "data" / "mnist"
