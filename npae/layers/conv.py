@@ -1,15 +1,16 @@
-"""Convolution and transposed convolution on NCHW batches, via im2col + one GEMM.
+"""Convolution and transposed convolution on NCHW batches, via im2col + GEMM.
 
 A convolution is a matrix product once every input window is unfolded into a
-column (``im2col``):
+column (``im2col``); with one column matrix per image,
 
-    cols = im2col(x)                      (c_in kh kw, n h_out w_out)
-    y    = W.reshape(c_out, -1) @ cols    (c_out, n h_out w_out), then NCHW
+    cols = im2col(x)                      (n, c_in kh kw, h_out w_out)
+    y    = W.reshape(c_out, -1) @ cols    (n, c_out, h_out w_out), already NCHW
 
-Its backward pass needs the adjoint of ``im2col``, ``col2im``, which adds each
-column entry back onto the pixel it was read from. A transposed convolution
-is exactly that adjoint used as a forward pass. The module also holds the
-window geometry the pooling, upsampling and crop layers share.
+is a single batched ``np.matmul``. Its backward pass needs the adjoint of
+``im2col``, ``col2im``, which adds each column entry back onto the pixel it
+was read from. A transposed convolution is exactly that adjoint used as a
+forward pass. The module also holds the window geometry that the pooling,
+upsampling and crop layers share.
 """
 
 import numbers
@@ -78,24 +79,26 @@ def window_output_hw(owner, hw, kernel_size, stride, padding):
 
 # -- NumPy twins of the im2col kernels ---------------------------------------
 def _im2col_numpy(x, kh, kw, sh, sw, ph, pw):
-    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
+    """cols[n, (c, i, j), (oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
     n, c = x.shape[:2]
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
+    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, -1)
 
 
-def _col2im_numpy(cols, n, c, h, w, kh, kw, sh, sw, ph, pw):
+def _col2im_numpy(cols, h, w, kh, kw, sh, sw, ph, pw):
     """Adjoint of im2col: add every column entry back onto the pixel it came from."""
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
-    cols = cols.reshape(c, kh, kw, n, h_out, w_out)
+    cols = cols.reshape(n, c, kh, kw, h_out, w_out)
     x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             rows = slice(i, i + sh * h_out, sh)
             columns = slice(j, j + sw * w_out, sw)
-            x_pad[:, :, rows, columns] += cols[:, i, j].transpose(1, 0, 2, 3)
+            x_pad[:, :, rows, columns] += cols[:, :, i, j]
     return np.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
@@ -103,56 +106,46 @@ IM2COL = {"numba": kernels.im2col, "numpy": _im2col_numpy}
 COL2IM = {"numba": kernels.col2im, "numpy": _col2im_numpy}
 
 
-# -- the math ------------------------------------------------------------------
-def _channels_first(y_cn, n, hw):
-    """(c, n h w) -> contiguous (n, c, h, w)."""
-    return np.ascontiguousarray(y_cn.reshape(-1, n, *hw).transpose(1, 0, 2, 3))
-
-
-def _channels_major(x):
-    """(n, c, h, w) -> (c, n h w), the layout the GEMMs work in."""
-    return x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)
-
-
+# -- the math: W2 = W reshaped to a matrix, g = dL/dy --------------------------------
 def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col):
-    """y = W im2col(x) + b, one matrix product for the whole batch; also returns cols."""
+    """y[n] = W2 cols[n] + b with cols = im2col(x); also returns cols for backward."""
     c_out, _, kh, kw = W.shape
     cols = im2col(x, kh, kw, *stride, *padding)
-    y_cn = W.reshape(c_out, -1) @ cols
-    y = np.empty((x.shape[0], c_out, *out_hw), dtype=x.dtype)
-    np.add(y_cn.reshape(c_out, x.shape[0], *out_hw).transpose(1, 0, 2, 3),
-           b[:, None, None], out=y)
-    return y, cols
+    y = np.matmul(W.reshape(c_out, -1), cols)
+    y += b[:, None]
+    return y.reshape(x.shape[0], c_out, *out_hw), cols
 
 
-def _conv2d_backward(grad_out, cols, W, x_shape, stride, padding, col2im):
-    """dW = g cols^T,  db = sum of g,  dx = col2im(W^T g)."""
-    c_out, _, kh, kw = W.shape
-    g = _channels_major(grad_out)
-    dW = (g @ cols.T).reshape(W.shape)
-    db = g.sum(axis=1)
-    dx = col2im(W.reshape(c_out, -1).T @ g, *x_shape, kh, kw, *stride, *padding)
+def _conv2d_backward(grad_out, cols, W, x_hw, stride, padding, col2im):
+    """dW2 = sum_n g[n] cols[n]^T,  db = sum of g,  dx = col2im(W2^T g[n])."""
+    n, c_out = grad_out.shape[:2]
+    _, _, kh, kw = W.shape
+    g = grad_out.reshape(n, c_out, -1)
+    dW = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
+    db = g.sum(axis=(0, 2))
+    dx = col2im(np.matmul(W.reshape(c_out, -1).T, g), *x_hw, kh, kw, *stride, *padding)
     return dx, dW, db
 
 
 def _conv_transpose2d_forward(x, W, b, stride, padding, out_hw, col2im):
-    """y = col2im(W^T x) + b; also returns x in (c_in, n h w) layout for dW."""
-    n = x.shape[0]
-    c_in, c_out, kh, kw = W.shape
-    x_cn = _channels_major(x)
-    y = col2im(W.reshape(c_in, -1).T @ x_cn, n, c_out, *out_hw, kh, kw, *stride, *padding)
+    """y = col2im(W2^T x[n]) + b."""
+    n, c_in = x.shape[:2]
+    _, _, kh, kw = W.shape
+    cols = np.matmul(W.reshape(c_in, -1).T, x.reshape(n, c_in, -1))
+    y = col2im(cols, *out_hw, kh, kw, *stride, *padding)
     y += b[:, None, None]
-    return y, x_cn
+    return y
 
 
-def _conv_transpose2d_backward(grad_out, x_cn, W, x_shape, stride, padding, im2col):
-    """dx = W im2col(g) (a Conv2D of g),  dW = x im2col(g)^T,  db = sum of g."""
-    c_in, _, kh, kw = W.shape
+def _conv_transpose2d_backward(grad_out, x, W, stride, padding, im2col):
+    """dx[n] = W2 im2col(g)[n] (a Conv2D of g),  dW2 = sum_n x[n] im2col(g)[n]^T,  db = sum of g."""
+    n, c_in = x.shape[:2]
+    _, _, kh, kw = W.shape
     g_cols = im2col(grad_out, kh, kw, *stride, *padding)
-    dx = _channels_first(W.reshape(c_in, -1) @ g_cols, x_shape[0], x_shape[2:])
-    dW = (x_cn @ g_cols.T).reshape(W.shape)
+    dx = np.matmul(W.reshape(c_in, -1), g_cols).reshape(x.shape)
+    dW = np.matmul(x.reshape(n, c_in, -1), g_cols.transpose(0, 2, 1)).sum(axis=0)
     db = grad_out.sum(axis=(0, 2, 3))
-    return dx, dW, db
+    return dx, dW.reshape(W.shape), db
 
 
 # -- the layers ------------------------------------------------------------------
@@ -189,11 +182,12 @@ class Conv2D(Layer):
 
     Notes
     -----
-    Forward is ``y = W2 cols + b`` with ``W2 = W.reshape(out_channels, -1)``
-    and ``cols = im2col(x)``. Backward, with ``g`` = dL/dy in
-    (out_channels, N H_out W_out) layout:
-    ``dL/dW2 = g cols^T``, ``dL/db = sum of g over batch and pixels``,
-    ``dL/dx = col2im(W2^T g)``, where ``col2im`` is the adjoint of ``im2col``.
+    Forward is ``y[n] = W2 cols[n] + b`` for every image ``n``, with
+    ``W2 = W.reshape(out_channels, -1)`` and ``cols = im2col(x)`` (one
+    column per output pixel). Backward, with ``g[n]`` = dL/dy[n] as an
+    (out_channels, H_out W_out) matrix:
+    ``dL/dW2 = sum_n g[n] cols[n]^T``, ``dL/db = sum of g over batch and pixels``,
+    ``dL/dx = col2im(W2^T g[n])``, where ``col2im`` is the adjoint of ``im2col``.
 
     Examples
     --------
@@ -236,8 +230,8 @@ class Conv2D(Layer):
         x_shape, cols = self._saved()
         out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
         self._check_grad(grad_out, out_shape)
-        dx, dW, db = _conv2d_backward(grad_out, cols, self.params["W"], x_shape, self.stride,
-                                      self.padding, COL2IM[self.backend])
+        dx, dW, db = _conv2d_backward(grad_out, cols, self.params["W"], x_shape[2:],
+                                      self.stride, self.padding, COL2IM[self.backend])
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
@@ -292,10 +286,10 @@ class ConvTranspose2D(Layer):
 
     Notes
     -----
-    Forward is ``y = col2im(W2^T x) + b`` with ``W2 = W.reshape(in_channels, -1)``
-    and ``x`` in (in_channels, N H W) layout. Backward, with ``g`` = dL/dy:
-    ``dL/dx = W2 im2col(g)`` (a ``Conv2D`` of ``g``),
-    ``dL/dW2 = x im2col(g)^T``, ``dL/db = sum of g over batch and pixels``.
+    Forward is ``y = col2im(W2^T x[n]) + b`` with ``W2 = W.reshape(in_channels, -1)``
+    and ``x[n]`` image ``n`` as an (in_channels, H W) matrix. Backward, with
+    ``g`` = dL/dy: ``dL/dx[n] = W2 im2col(g)[n]`` (a ``Conv2D`` of ``g``),
+    ``dL/dW2 = sum_n x[n] im2col(g)[n]^T``, ``dL/db = sum of g over batch and pixels``.
 
     Examples
     --------
@@ -344,20 +338,19 @@ class ConvTranspose2D(Layer):
 
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
-        y, x_cn = _conv_transpose2d_forward(x, self.params["W"], self.params["b"],
-                                            self.stride, self.padding,
-                                            self._output_hw(x.shape[2:]), COL2IM[self.backend])
+        y = _conv_transpose2d_forward(x, self.params["W"], self.params["b"], self.stride,
+                                      self.padding, self._output_hw(x.shape[2:]),
+                                      COL2IM[self.backend])
         if training:
-            self._cache = (x.shape, x_cn)
+            self._cache = x
         return y
 
     def backward(self, grad_out):
-        x_shape, x_cn = self._saved()
-        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
+        x = self._saved()
+        out_shape = (x.shape[0], self.out_channels, *self._output_hw(x.shape[2:]))
         grad_out = np.ascontiguousarray(self._check_grad(grad_out, out_shape))
-        dx, dW, db = _conv_transpose2d_backward(grad_out, x_cn, self.params["W"], x_shape,
-                                                self.stride, self.padding,
-                                                IM2COL[self.backend])
+        dx, dW, db = _conv_transpose2d_backward(grad_out, x, self.params["W"], self.stride,
+                                                self.padding, IM2COL[self.backend])
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
