@@ -21,11 +21,13 @@ def _as_images(X, image_shape):
 
 
 def plot_image_grid(images, image_shape, ncols=10, titles=None, cmap="gray", scale=1.0,
-                    normalize=False):
+                    normalize=False, value_range=None):
     """Show the rows of ``images`` as a grid of small images.
 
     ``normalize=True`` rescales each image to its own [min, max] (for
-    weights and filters, which are not in [0, 1]).
+    weights and filters, which are not in [0, 1]); otherwise
+    ``value_range=(low, high)`` fixes the grey scale shared by all images
+    (None: each image spans the full scale).
     """
     plt = _pyplot()
     imgs = _as_images(images, image_shape)
@@ -44,7 +46,8 @@ def plot_image_grid(images, image_shape, ncols=10, titles=None, cmap="gray", sca
             img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
             ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
         else:
-            ax.imshow(img, cmap=cmap)
+            low, high = value_range or (None, None)
+            ax.imshow(img, cmap=cmap, vmin=low, vmax=high)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=8)
     fig.tight_layout()
@@ -227,7 +230,7 @@ def plot_samples(vae, n, image_shape=None, random_state=None, ncols=10, cmap="gr
     """``n`` new images from the VAE: decoded ``z ~ N(0, I)`` (see ``VAE.sample``)."""
     shape = _vae_image_shape(vae, image_shape)
     return plot_image_grid(vae.sample(n, random_state=random_state), shape, ncols=ncols,
-                           cmap=cmap)
+                           cmap=cmap, value_range=(0, 1))
 
 
 def plot_segmentation(images, masks, predictions, n=8, cmap="gray", label_cmap="viridis"):
