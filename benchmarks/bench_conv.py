@@ -8,9 +8,11 @@ The contenders take turns in one process and the medians after warm-up are
 reported, with ratios to PyTorch CPU when ``import torch`` works. The cold
 Numba compile time (an empty cache, in a fresh process) and the cached
 first-call time are measured too. Writes ``benchmarks/results/conv.json``
-(and ``conv.md``) and prints a Markdown table.
+(and ``conv.md``) and prints a Markdown table. ``--threads N`` limits both
+BLAS (through threadpoolctl) and PyTorch to N threads; on a busy machine
+``--threads 1`` gives the steadiest comparison.
 
-    python benchmarks/bench_conv.py [--repeats 30]
+    python benchmarks/bench_conv.py [--repeats 30] [--threads N]
 """
 
 import argparse
@@ -111,6 +113,8 @@ def compile_times():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and PyTorch threads (default: leave as they are)")
     args = parser.parse_args()
     try:
         import torch
@@ -118,6 +122,12 @@ def main():
         have_torch = True
     except ImportError:
         have_torch = False
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads)
+        if have_torch:
+            torch.set_num_threads(args.threads)
     import_s, cold_s, cached_s = compile_times()
     print(f"import {import_s:.2f} s; first calls of every kernel, both dtypes: "
           f"cold compile {cold_s:.2f} s, from the cache {cached_s:.2f} s", flush=True)
@@ -139,10 +149,9 @@ def main():
             rows.append(row)
             print(row, flush=True)
     env = environment(skipped=[] if have_torch else ["torch"])
+    env["threads_option"] = args.threads
     env["numba_compile"] = {"import_s": import_s, "cold_compile_s": cold_s,
                             "cached_first_calls_s": cached_s}
-    if have_torch:
-        env["torch_threads"] = torch.get_num_threads()
     write_results("conv", rows, env)
 
 

@@ -1,10 +1,12 @@
 """Max and average pooling over (kh, kw) windows with stride (sh, sw), padding (ph, pw).
 
 Window (oh, ow) covers input rows ``oh * sh - ph + i`` and columns
-``ow * sw - pw + j`` for ``i < kh``, ``j < kw``; padded positions count as
--inf for the maximum and as 0 for the average (which always divides by
-``kh * kw``, like PyTorch's ``count_include_pad=True``). NumPy twins:
-``npae.layers.pool``.
+``ow * sw - pw + j`` for ``i < kh``, ``j < kw``. The loops visit only the part
+of a window inside the input, rows ``r0 <= r < r1`` and columns
+``q0 <= q < q1``, which is never empty when padding <= kernel // 2: padded
+positions count as -inf for the maximum (so they never win) and as 0 for the
+average (which always divides by ``kh * kw``, like PyTorch's
+``count_include_pad=True``). NumPy twins: ``npae.layers.pool``.
 """
 
 import numpy as np
@@ -27,17 +29,16 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw):
     for ni in range(n):
         for ci in range(c):
             for oh in range(h_out):
+                r0, r1 = max(oh * sh - ph, 0), min(oh * sh - ph + kh, h)
                 for ow in range(w_out):
-                    best = -np.inf
-                    where = -1
-                    for i in range(kh):
-                        r = oh * sh - ph + i
-                        if 0 <= r < h:
-                            for j in range(kw):
-                                q = ow * sw - pw + j
-                                if 0 <= q < w and x[ni, ci, r, q] > best:
-                                    best = x[ni, ci, r, q]
-                                    where = r * w + q
+                    q0, q1 = max(ow * sw - pw, 0), min(ow * sw - pw + kw, w)
+                    best = x[ni, ci, r0, q0]
+                    where = r0 * w + q0
+                    for r in range(r0, r1):
+                        for q in range(q0, q1):
+                            if x[ni, ci, r, q] > best:
+                                best = x[ni, ci, r, q]
+                                where = r * w + q
                     y[ni, ci, oh, ow] = best
                     argmax[ni, ci, oh, ow] = where
     return y, argmax
@@ -66,15 +67,13 @@ def avg_pool_forward(x, kh, kw, sh, sw, ph, pw):
     for ni in range(n):
         for ci in range(c):
             for oh in range(h_out):
+                r0, r1 = max(oh * sh - ph, 0), min(oh * sh - ph + kh, h)
                 for ow in range(w_out):
+                    q0, q1 = max(ow * sw - pw, 0), min(ow * sw - pw + kw, w)
                     total = 0.0
-                    for i in range(kh):
-                        r = oh * sh - ph + i
-                        if 0 <= r < h:
-                            for j in range(kw):
-                                q = ow * sw - pw + j
-                                if 0 <= q < w:
-                                    total += x[ni, ci, r, q]
+                    for r in range(r0, r1):
+                        for q in range(q0, q1):
+                            total += x[ni, ci, r, q]
                     y[ni, ci, oh, ow] = total / (kh * kw)
     return y
 
@@ -87,13 +86,11 @@ def avg_pool_backward(grad_out, h, w, kh, kw, sh, sw, ph, pw):
     for ni in range(n):
         for ci in range(c):
             for oh in range(h_out):
+                r0, r1 = max(oh * sh - ph, 0), min(oh * sh - ph + kh, h)
                 for ow in range(w_out):
+                    q0, q1 = max(ow * sw - pw, 0), min(ow * sw - pw + kw, w)
                     share = grad_out[ni, ci, oh, ow] / (kh * kw)
-                    for i in range(kh):
-                        r = oh * sh - ph + i
-                        if 0 <= r < h:
-                            for j in range(kw):
-                                q = ow * sw - pw + j
-                                if 0 <= q < w:
-                                    dx[ni, ci, r, q] += share
+                    for r in range(r0, r1):
+                        for q in range(q0, q1):
+                            dx[ni, ci, r, q] += share
     return dx
