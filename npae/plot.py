@@ -111,9 +111,11 @@ def plot_loss_curves(histories, ax=None, log=True):
         fig, ax = plt.subplots(figsize=(6, 4))
     else:
         fig = ax.figure
+    validated = False
     for name, history in histories.items():
         line, = ax.plot(np.arange(1, len(history["loss"]) + 1), history["loss"], label=name)
         if history.get("val_loss"):
+            validated = True
             ax.plot(np.arange(1, len(history["val_loss"]) + 1), history["val_loss"], "--",
                     color=line.get_color())
     if log:
@@ -121,7 +123,7 @@ def plot_loss_curves(histories, ax=None, log=True):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend(fontsize=8)
-    ax.set_title("training loss (dashed: validation)")
+    ax.set_title("training loss (dashed: validation)" if validated else "training loss")
     return fig
 
 

@@ -5,6 +5,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")  # tests draw figures without a displ
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+from threadpoolctl import threadpool_limits
+
+# Tests time nothing; one BLAS thread spares the small products of the tests
+# the thread start-up and spinning that make them slow on a busy 2-core machine.
+threadpool_limits(limits=1, user_api="blas")
 
 settings.register_profile(
     "npae", max_examples=25, deadline=None,
