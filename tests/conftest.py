@@ -1,6 +1,7 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # tests draw figures without a display
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # also for the CLI and notebook children
 
 import numpy as np
 import pytest
