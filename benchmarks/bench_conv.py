@@ -10,13 +10,15 @@ Numba compile time (an empty cache, in a fresh process) and the cached
 first-call time are measured too. Writes ``benchmarks/results/conv.json``
 (and ``conv.md``) and prints a Markdown table. ``--threads N`` limits both
 BLAS (through threadpoolctl) and PyTorch to N threads; on a busy machine
-``--threads 1`` gives the steadiest comparison.
+``--threads 1 --clock cpu`` (CPU time of this process instead of wall time)
+gives the steadiest comparison.
 
-    python benchmarks/bench_conv.py [--repeats 30] [--threads N]
+    python benchmarks/bench_conv.py [--repeats 30] [--threads N] [--clock wall|cpu]
 """
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ import time
 
 import numpy as np
 
-from benchmarks_common import environment, median_time, pause, write_results
+from benchmarks_common import environment, pause, write_results
 from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
 
 # (label, layer factory(**common), torch factory or None, input shape)
@@ -97,6 +99,23 @@ def torch_step(make, shape, dtype, rng):
     return step
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def median_times(runners, repeats, warmup, clock):
+    """Median seconds per call of each ``runners[name]()``, taking turns, on ``clock``."""
+    for fn in runners.values():
+        for _ in range(warmup):
+            fn()
+    samples = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, fn in runners.items():
+            start = clock()
+            fn()
+            samples[name].append(clock() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def compile_times():
     """(import s, cold compile s, cached first-call s) of every kernel in both dtypes."""
     with tempfile.TemporaryDirectory() as cache:
@@ -115,6 +134,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads (default: leave as they are)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="wall time, or CPU time of this process (with --threads 1)")
     args = parser.parse_args()
     try:
         import torch
@@ -139,7 +160,7 @@ def main():
                        for backend in ("numba", "numpy")}
             if have_torch:
                 runners["torch"] = torch_step(make_torch, shape, dtype, rng)
-            times = median_time(runners, repeats=args.repeats, warmup=3)
+            times = median_times(runners, args.repeats, warmup=3, clock=CLOCKS[args.clock])
             pause()
             row = {"case": label, "input": "x".join(map(str, shape)), "dtype": dtype,
                    **{f"{k}_ms": v * 1e3 for k, v in times.items()}}
@@ -150,6 +171,7 @@ def main():
             print(row, flush=True)
     env = environment(skipped=[] if have_torch else ["torch"])
     env["threads_option"] = args.threads
+    env["clock"] = args.clock
     env["numba_compile"] = {"import_s": import_s, "cold_compile_s": cold_s,
                             "cached_first_calls_s": cached_s}
     write_results("conv", rows, env)
