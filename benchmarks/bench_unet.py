@@ -14,7 +14,7 @@ threshold of the pixel values beside the binary ones.
 Writes ``benchmarks/results/unet.json`` and ``unet.md`` (steps) and, with
 ``--train``, ``unet_train.json`` and ``unet_train.md``; prints the tables.
 
-    python benchmarks/bench_unet.py [--repeats 30] [--train] [--threads 2]
+    python benchmarks/bench_unet.py [--repeats 30] [--train] [--threads 1 2]
 """
 
 import argparse
@@ -94,7 +94,7 @@ def torch_step(dtype, rng):
     return step
 
 
-def step_rows(repeats, have_torch):
+def step_rows(repeats, have_torch, threads):
     rng = np.random.default_rng(0)
     rows = []
     for dtype in ("float32", "float64"):
@@ -104,6 +104,7 @@ def step_rows(repeats, have_torch):
         times = median_time(runners, repeats=repeats, warmup=3)
         pause()
         row = {"case": "U-Net step (16,1,64,64) depth 2 base 8", "dtype": dtype,
+               "threads": threads,
                **{f"{k}_ms": v * 1e3 for k, v in times.items()},
                "npae_images_per_s": SHAPE[0] / times["npae"]}
         if have_torch:
@@ -143,21 +144,27 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--train", action="store_true", help="also train on the shapes")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
-                        help="BLAS and PyTorch threads (default: one per core)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[os.cpu_count() or 1],
+                        help="BLAS and PyTorch thread counts to time the step with "
+                             "(default: one per core); training uses the first")
     args = parser.parse_args()
-    threadpool_limits(args.threads, user_api="blas")
     try:
         import torch
 
-        torch.set_num_threads(args.threads)
         have_torch = True
     except ImportError:
         have_torch = False
     env = environment(skipped=[] if have_torch else ["torch"])
-    write_results("unet", step_rows(args.repeats, have_torch), env)
+    rows = []
+    for threads in args.threads:
+        with threadpool_limits(threads, user_api="blas"):
+            if have_torch:
+                torch.set_num_threads(threads)
+            rows += step_rows(args.repeats, have_torch, threads)
+    write_results("unet", rows, env)
     if args.train:
-        write_results("unet_train", train_rows(), env)
+        with threadpool_limits(args.threads[0], user_api="blas"):
+            write_results("unet_train", train_rows(), env)
 
 
 if __name__ == "__main__":
