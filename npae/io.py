@@ -5,10 +5,15 @@ A model file is one ``.npz`` archive holding
 - ``__header__``: UTF-8 JSON as a uint8 array: format name and version, the
   estimator class, its hyperparameters (``get_params()``), its fitted
   scalar attributes (``history_``, ``n_features_in_``, ...), the layer specs
-  of its networks, and the SHA-256, dtype and shape of every array;
+  of its networks, the position of its random generator, and the SHA-256,
+  dtype and shape of every array;
 - ``__header_sha256__``: the SHA-256 of the header bytes;
 - ``attr/<name>``: each fitted ndarray attribute (``components_``, ...);
 - ``net/<i>.<key>``: each parameter of ``network_`` (``net/0.W``, ...).
+
+A checkpoint (``fit(X, checkpoint=path)``) is a model file whose header also
+holds the training state (``"checkpoint"``: epoch, history, optimizer
+scalars, generator state, ...), its arrays stored as ``state/<i>``.
 
 Loading uses ``numpy.load(allow_pickle=False)``, rebuilds the networks
 from the hyperparameters, checks every checksum and shape, and refuses a
@@ -29,6 +34,9 @@ from npae.network import Sequential
 
 FORMAT = "npae-model"
 FORMAT_VERSION = 1
+
+#: The bit generators whose state a file may restore.
+BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
 class ModelFileError(ValueError):
@@ -55,10 +63,19 @@ class WrongClassError(ModelFileError):
     """The file holds a different estimator class than the one asked for."""
 
 
-# -- JSON encoding of hyperparameters and fitted scalars ----------------------
+class CheckpointError(ModelFileError):
+    """The file cannot be resumed from: not a checkpoint, or one of another model or data."""
 
-def _to_json(value, where):
-    """Encode ``value`` as JSON-able data, tagging tuples and dtypes."""
+
+# -- JSON encoding of hyperparameters, fitted scalars and training state ------------
+
+def _to_json(value, where, arrays=None):
+    """Encode ``value`` as JSON-able data, tagging tuples and dtypes.
+
+    With a dict ``arrays``, each ndarray met is moved there (under the next
+    ``"<i>"``) and replaced by ``{"__array__": "<i>"}``; without, arrays are
+    refused.
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, (int, float)):
@@ -67,31 +84,39 @@ def _to_json(value, where):
         return value.item()
     if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
         return {"__dtype__": np.dtype(value).name}
+    if isinstance(value, np.ndarray) and arrays is not None:
+        key = str(len(arrays))
+        arrays[key] = value
+        return {"__array__": key}
     if isinstance(value, tuple):
-        return {"__tuple__": [_to_json(v, where) for v in value]}
+        return {"__tuple__": [_to_json(v, where, arrays) for v in value]}
     if isinstance(value, list):
-        return [_to_json(v, where) for v in value]
+        return [_to_json(v, where, arrays) for v in value]
     if isinstance(value, dict):
-        return {str(k): _to_json(v, where) for k, v in value.items()}
+        return {str(k): _to_json(v, where, arrays) for k, v in value.items()}
     if isinstance(value, np.random.Generator):
-        return None  # a generator's stream cannot be stored; the seed is gone
+        return None  # a generator as a hyperparameter: its position is saved apart
     raise TypeError(f"cannot save {where}: values of type {type(value).__name__} are not supported")
 
 
-def _from_json(value):
+def _from_json(value, arrays=None):
+    """Decode ``_to_json``'s output; ``arrays`` holds the arrays it moved out."""
     if isinstance(value, list):
-        return [_from_json(v) for v in value]
+        return [_from_json(v, arrays) for v in value]
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
-            return tuple(_from_json(v) for v in value["__tuple__"])
+            return tuple(_from_json(v, arrays) for v in value["__tuple__"])
         if set(value) == {"__dtype__"}:
             return np.dtype(value["__dtype__"])
-        return {k: _from_json(v) for k, v in value.items()}
+        if set(value) == {"__array__"} and arrays is not None:
+            return arrays[value["__array__"]]
+        return {k: _from_json(v, arrays) for k, v in value.items()}
     return value
 
 
 def _digest(array):
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    """SHA-256 of an array's bytes (hashed in place when it is contiguous)."""
+    return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
 
 
 def _layer_specs(network):
@@ -99,10 +124,36 @@ def _layer_specs(network):
             for layer in network.layers]
 
 
+def _generator_from_state(state, where):
+    """A new Generator positioned at ``bit_generator.state`` ``state``."""
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if name not in BIT_GENERATORS:
+        raise NotAModelFileError(f"{where}: unknown random generator {name!r}")
+    bit_generator = getattr(np.random, name)()
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as err:
+        raise NotAModelFileError(f"{where}: invalid {name} generator state: {err}") from None
+    return np.random.Generator(bit_generator)
+
+
 # -- saving ---------------------------------------------------------------------
 
 def save(estimator, path):
     """Write a fitted ``estimator`` to ``path`` atomically (see module docstring)."""
+    _write(estimator, path)
+
+
+def save_checkpoint(estimator, path, state):
+    """Write ``estimator`` and its training ``state`` (JSON-able values and arrays) to ``path``.
+
+    The file is a model file (``npae.load`` reads the model from it) whose
+    header also holds ``state``; ``read_checkpoint`` gives it back.
+    """
+    _write(estimator, path, checkpoint=state)
+
+
+def _write(estimator, path, checkpoint=None):
     fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
     if not fitted:
         raise ValueError(f"{type(estimator).__name__} is not fitted: call fit before save")
@@ -123,9 +174,19 @@ def save(estimator, path):
         "params": _to_json(estimator.get_params(deep=False), "hyperparameters"),
         "attributes": attributes,
         "networks": networks,
-        "arrays": {k: {"sha256": _digest(v), "dtype": v.dtype.name, "shape": list(v.shape)}
-                   for k, v in arrays.items()},
     }
+    # The generator's position: a loaded model draws what the saved one would have.
+    rng = getattr(estimator, "_rng", None)
+    if isinstance(rng, np.random.Generator):
+        extra = {}
+        header["rng_state"] = _to_json(rng.bit_generator.state, "the generator", extra)
+        arrays.update({f"rng/{k}": v for k, v in extra.items()})
+    if checkpoint is not None:
+        extra = {}
+        header["checkpoint"] = _to_json(checkpoint, "the training state", extra)
+        arrays.update({f"state/{k}": v for k, v in extra.items()})
+    header["arrays"] = {k: {"sha256": _digest(v), "dtype": v.dtype.name, "shape": list(v.shape)}
+                        for k, v in arrays.items()}
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
     payload = {
         "__header__": np.frombuffer(header_bytes, dtype=np.uint8),
@@ -151,6 +212,18 @@ def _atomic_savez(path, payload):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (a power cut could otherwise undo it)."""
+    if not hasattr(os, "O_DIRECTORY"):  # Windows: directories cannot be opened
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # -- loading ----------------------------------------------------------------------
@@ -193,6 +266,7 @@ def _read_archive(path):
             f"{path!r} has file format version {version}; this npae reads versions up to "
             f"{FORMAT_VERSION}: upgrade npae to load it"
         )
+    _check_header(header, path)
     expected = header["arrays"]
     if set(expected) != set(contents):
         missing = sorted(set(expected) - set(contents))
@@ -204,6 +278,27 @@ def _read_archive(path):
                 or _digest(array) != info["sha256"]):
             raise ChecksumError(f"{path!r}: array {key!r} was altered after saving")
     return header, contents
+
+
+_HEADER_FIELDS = {"class": str, "params": dict, "attributes": dict, "networks": dict,
+                  "arrays": dict}
+
+
+def _check_header(header, path):
+    """Refuse a header (with a valid checksum) that lacks what loading reads."""
+    for field, kind in _HEADER_FIELDS.items():
+        if not isinstance(header.get(field), kind):
+            raise NotAModelFileError(
+                f"{path!r}: the header's {field!r} should be a {kind.__name__}, "
+                f"got {type(header.get(field)).__name__}"
+            )
+    for key, info in header["arrays"].items():
+        if not (isinstance(info, dict) and isinstance(info.get("sha256"), str)
+                and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)):
+            raise NotAModelFileError(f"{path!r}: the header's record of array {key!r} is invalid")
+    for name in header["attributes"]:
+        if name.startswith("_") or not name.endswith("_"):
+            raise NotAModelFileError(f"{path!r}: {name!r} is not a fitted attribute name")
 
 
 def estimator_classes():
@@ -220,32 +315,93 @@ def load(path, expected_class=None):
     Parameters
     ----------
     path : str or path-like
+        A model file, or a checkpoint (the model as it was when written).
     expected_class : type or str, optional
         Raise ``WrongClassError`` unless the file holds this class.
     """
     header, arrays = _read_archive(path)
+    where = repr(os.fspath(path))
     name = header["class"]
     if expected_class is not None:
         want = expected_class if isinstance(expected_class, str) else expected_class.__name__
         if want != name:
-            raise WrongClassError(f"{os.fspath(path)!r} holds a {name}, not a {want}")
+            raise WrongClassError(f"{where} holds a {name}, not a {want}")
     classes = estimator_classes()
     if name not in classes:
-        raise NotAModelFileError(f"{os.fspath(path)!r} holds unknown class {name!r}")
-    estimator = classes[name](**_from_json(header["params"]))
-    attributes = {k: _from_json(v) for k, v in header["attributes"].items()}
-    attributes.update({k[len("attr/"):]: v for k, v in arrays.items() if k.startswith("attr/")})
+        raise NotAModelFileError(f"{where} holds unknown class {name!r}")
+    try:
+        estimator = classes[name](**_from_json(header["params"]))
+    except TypeError as err:
+        raise ModelFileError(
+            f"{where}: its hyperparameters do not fit this npae's {name} ({err}); "
+            "was it written by another version?"
+        ) from None
+    attributes = _attributes(header, arrays)
     if header["networks"]:
-        estimator._restore_networks(attributes)
-        for attr, specs in header["networks"].items():
-            rebuilt = _layer_specs(getattr(estimator, attr))
-            if rebuilt != specs:
-                raise ChecksumError(
-                    f"{os.fspath(path)!r}: the saved {attr} does not match the one "
-                    f"{name} builds from its hyperparameters"
-                )
-        net = {k[len("net/"):]: v for k, v in arrays.items() if k.startswith("net/")}
-        estimator.network_.load_state_dict(net)
+        restore_networks(estimator, header, arrays, where)
     for key, value in attributes.items():
         setattr(estimator, key, value)
+    if "rng_state" in header:
+        rng_arrays = {k[len("rng/"):]: v for k, v in arrays.items() if k.startswith("rng/")}
+        estimator._rng = _generator_from_state(_from_json(header["rng_state"], rng_arrays), where)
     return estimator
+
+
+def _attributes(header, arrays):
+    """The saved fitted attributes: JSON values and ``attr/`` arrays."""
+    attributes = {k: _from_json(v) for k, v in header["attributes"].items()}
+    attributes.update({k[len("attr/"):]: v for k, v in arrays.items() if k.startswith("attr/")})
+    return attributes
+
+
+def restore_networks(estimator, header, arrays, where):
+    """Rebuild ``estimator``'s networks from its hyperparameters and fill in the saved weights.
+
+    Raises ``ModelFileError`` when they cannot be rebuilt, and what
+    ``load_weights`` raises.
+    """
+    try:
+        estimator._restore_networks(_attributes(header, arrays))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"{where}: cannot rebuild the {header['class']}'s networks: "
+                             f"{err}") from None
+    load_weights(estimator, header, arrays, where)
+
+
+def load_weights(estimator, header, arrays, where):
+    """Copy the saved ``net/`` weights into ``estimator.network_``.
+
+    Raises ``ChecksumError`` when the estimator's networks differ from the
+    saved layer specs or the weights do not fit them.
+    """
+    for attr, specs in header["networks"].items():
+        rebuilt = _layer_specs(getattr(estimator, attr))
+        if rebuilt != specs:
+            raise ChecksumError(
+                f"{where}: the saved {attr} does not match the one "
+                f"{header['class']} builds from its hyperparameters"
+            )
+    net = {k[len("net/"):]: v for k, v in arrays.items() if k.startswith("net/")}
+    try:
+        estimator.network_.load_state_dict(net)
+    except (KeyError, ValueError) as err:
+        raise ChecksumError(f"{where}: the saved weights do not fit the network: {err}") from None
+
+
+def read_checkpoint(path):
+    """The verified ``(header, arrays, state)`` of a checkpoint written by ``save_checkpoint``.
+
+    Raises ``FileNotFoundError`` when there is no file, the ``ModelFileError``
+    of ``load`` for a bad file, and ``CheckpointError`` for a model file
+    without training state.
+    """
+    if not os.path.isfile(os.fspath(path)):
+        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r} to resume from")
+    header, arrays = _read_archive(path)
+    if "checkpoint" not in header:
+        raise CheckpointError(
+            f"{os.fspath(path)!r} is a model file without training state, not a checkpoint: "
+            "fit(X, checkpoint=path) writes checkpoints"
+        )
+    state_arrays = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
+    return header, arrays, _from_json(header["checkpoint"], state_arrays)

@@ -4,12 +4,17 @@ One epoch: shuffle the rows with the estimator's seeded generator, then for
 each minibatch zero the gradients, run ``step(xb, yb)`` (forward, loss,
 backward: it returns the loss and leaves gradients in the network) and let
 the optimizer update the parameters. After the epoch the validation loss is
-measured, the history grows, callbacks run and early stopping decides.
+measured, the history grows, early stopping decides and callbacks run.
 
-Nothing is lost on failure: a NaN or inf loss stops training with a
-``TrainingDivergedError`` (a ``FloatingPointError``) naming the epoch and
-batch, after the parameters are put back to their values at the end of the
-last good epoch; a ``KeyboardInterrupt`` does the same before it propagates.
+Nothing is lost on failure. Each epoch is a transaction: a NaN or inf loss
+stops training with a ``TrainingDivergedError`` (a ``FloatingPointError``)
+naming the epoch and batch, and a ``KeyboardInterrupt`` propagates, both
+after the whole training state (weights, optimizer state, generator,
+history, early-stopping record) is put back to the end of the last finished
+epoch. ``state_dict`` / ``load_state_dict`` save and restore that state
+(the weights apart), so a run can stop and continue bit for bit; the
+``checkpoint`` hook is called to write it every ``checkpoint_every`` epochs,
+at the end, and on an interrupt.
 """
 
 import sys
@@ -25,8 +30,11 @@ class TrainingDivergedError(FloatingPointError):
 
 
 def _finite(array):
-    # One summing pass is cheap; only a non-finite sum needs the full test.
-    return bool(np.isfinite(array.sum()) or np.isfinite(array).all())
+    # One summing pass is cheap; only a non-finite sum needs the full test
+    # (a sum of huge finite values overflows without meaning anything).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = array.sum()
+    return bool(np.isfinite(total) or np.isfinite(array).all())
 
 
 class Callback:
@@ -76,11 +84,18 @@ class Trainer:
     callbacks : list of Callback
     verbose : int
         0 silent; 1 a tqdm bar over epochs when attached to a terminal.
+    checkpoint : callable ``(trainer) -> None``, optional
+        Writes the training state (``trainer.state_dict()`` and the
+        network's weights); called after every ``checkpoint_every``-th
+        epoch, after the last one, and when a ``KeyboardInterrupt`` stops
+        training after an epoch newer than the last checkpoint.
+    checkpoint_every : int, default 1
     """
 
     def __init__(self, network, optimizer, step, evaluate=None, *, epochs, batch_size, rng,
                  shuffle=True, early_stopping=False, patience=10, min_delta=0.0,
-                 callbacks=(), verbose=0, description="training"):
+                 callbacks=(), verbose=0, description="training", checkpoint=None,
+                 checkpoint_every=1):
         self.network = network
         self.optimizer = optimizer
         self.step = step
@@ -95,15 +110,68 @@ class Trainer:
         self.callbacks = list(callbacks or ())
         self.verbose = verbose
         self.description = description
+        self.checkpoint = checkpoint
+        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "Trainer")
         self.stop_training = False
         self.history = History()
         self.epoch = 0
+        # Early stopping's record: the best weights so far, their loss, epochs since.
+        self.best_weights, self.best_loss, self.waited = None, None, 0
+
+    # -- the training state ---------------------------------------------------------
+    def state_dict(self):
+        """Everything but the network's weights that training continues from.
+
+        A dict of JSON-able values and lists of arrays: ``epoch``,
+        ``history``, ``stop_training``, the early-stopping record
+        (``best_weights`` or None, ``best_loss``, ``waited``), the
+        ``optimizer``'s ``state_dict()`` and the generator's position
+        (``rng``, ``rng.bit_generator.state``).
+        """
+        return {
+            "epoch": self.epoch,
+            "history": {key: list(values) for key, values in self.history.items()},
+            "stop_training": bool(self.stop_training),
+            # Snapshots, never modified in place (a new best replaces the list).
+            "best_weights": None if self.best_weights is None else list(self.best_weights),
+            "best_loss": self.best_loss,
+            "waited": self.waited,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state):
+        """Restore a ``state_dict()`` (the network's weights are restored separately)."""
+        best = state["best_weights"]
+        if best is not None:
+            shapes = [p.shape for p in self.network.params()]
+            got = [np.shape(w) for w in best]
+            if got != shapes:
+                raise ValueError(
+                    f"Trainer.load_state_dict expected best_weights of shapes {shapes}, got {got}"
+                )
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.epoch = check_int(state["epoch"], "epoch", "Trainer.load_state_dict", minimum=0)
+        self.history.clear()  # in place: the estimator holds this very History
+        for key, values in state["history"].items():
+            self.history[key] = [float(v) for v in values]
+        self.stop_training = bool(state["stop_training"])
+        self.best_weights = None if best is None else [np.array(w) for w in best]
+        self.best_loss = None if state["best_loss"] is None else float(state["best_loss"])
+        self.waited = int(state["waited"])
 
     def _snapshot(self):
-        return [p.copy() for _, p, _ in self.network.named_parameters()]
+        """Weights and training state at the end of an epoch, to roll back to."""
+        return [p.copy() for p in self.network.params()], self.state_dict()
 
     def _restore(self, snapshot):
-        for (_, p, _), saved in zip(self.network.named_parameters(), snapshot):
+        weights, state = snapshot
+        self._restore_weights(weights)
+        self.load_state_dict(state)
+
+    def _restore_weights(self, weights):
+        for p, saved in zip(self.network.params(), weights):
             p[...] = saved
 
     def _progress(self):
@@ -111,6 +179,7 @@ class Trainer:
         return tqdm(total=self.epochs, initial=self.epoch, desc=self.description,
                     disable=not show, leave=False)
 
+    # -- the loop -------------------------------------------------------------------
     def fit(self, X, Y=None, validation_data=None):
         """Train for the remaining epochs; returns the history.
 
@@ -129,38 +198,57 @@ class Trainer:
                 f"got {n} rows and {len(Y)} targets"
             )
         last_good = self._snapshot()
-        best, best_loss, waited = None, np.inf, 0
+        checkpointed = self.epoch  # the newest epoch a checkpoint holds (or needs not hold)
         with self._progress() as bar:
-            while self.epoch < self.epochs and not self.stop_training:
-                try:
+            try:
+                while self.epoch < self.epochs and not self.stop_training:
                     logs = self._run_epoch(X, Y, n, validation_data)
-                except (TrainingDivergedError, KeyboardInterrupt):
-                    self._restore(last_good)
-                    raise
-                self.history.append(**logs)
-                self.epoch += 1
-                last_good = self._snapshot()
-                bar.update(1)
-                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, {"epoch": self.epoch, "network": self.network, **logs})
-                if self.early_stopping:
-                    monitored = logs.get("val_loss", logs["loss"])
-                    if monitored < best_loss - self.min_delta:
-                        best, best_loss, waited = last_good, monitored, 0
-                    else:
-                        waited += 1
-                        if waited >= self.patience:
-                            self.stop_training = True
-        if self.early_stopping and best is not None:
-            self._restore(best)
+                    self.history.append(**logs)
+                    self.epoch += 1
+                    if self.early_stopping:
+                        self._update_early_stopping(logs)
+                    last_good = self._snapshot()
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
+                    for cb in self.callbacks:
+                        cb.on_epoch_end(self, {"epoch": self.epoch, "network": self.network,
+                                               **logs})
+                    if self.checkpoint is not None and (
+                            self.epoch % self.checkpoint_every == 0
+                            or self.epoch == self.epochs or self.stop_training):
+                        self.checkpoint(self)
+                        checkpointed = self.epoch
+            except (TrainingDivergedError, KeyboardInterrupt) as err:
+                self._restore(last_good)
+                if (isinstance(err, KeyboardInterrupt) and self.checkpoint is not None
+                        and self.epoch > checkpointed):
+                    self.checkpoint(self)
+                raise
+        if self.early_stopping and self.best_weights is not None:
+            self._restore_weights(self.best_weights)
         return self.history
+
+    def _update_early_stopping(self, logs):
+        monitored = logs.get("val_loss", logs["loss"])
+        if self.best_loss is None or monitored < self.best_loss - self.min_delta:
+            self.best_weights = [p.copy() for p in self.network.params()]
+            self.best_loss, self.waited = float(monitored), 0
+        else:
+            self.waited += 1
+            if self.waited >= self.patience:
+                self.stop_training = True
 
     def _diverged(self, what, batch):
         where = f"at epoch {self.epoch + 1}" + (f", batch {batch}" if batch else "")
+        if self.epoch == 0 and batch == 1:
+            # No update has happened yet: the learning rate cannot be the cause.
+            hint = ("It happened before any update, so the input's scale or the "
+                    "initialization overflows: scale the data (e.g. to [0, 1]).")
+        else:
+            hint = "Try a smaller learning_rate."
         return TrainingDivergedError(
             f"training diverged: {what} {where}; the weights from the end of epoch "
-            f"{self.epoch} were kept. Try a smaller learning_rate."
+            f"{self.epoch} were kept. {hint}"
         )
 
     def _run_epoch(self, X, Y, n, validation_data):
@@ -185,7 +273,7 @@ class Trainer:
                 cb.on_batch_end(self, {"epoch": self.epoch + 1, "batch": batch,
                                        "loss": loss, "network": self.network})
         # The last update is only seen by the next forward: check it here.
-        if not all(_finite(p) for _, p, _ in self.network.named_parameters()):
+        if not all(_finite(p) for p in self.network.params()):
             raise self._diverged("the parameters became NaN or inf", batch)
         logs = {"loss": total / n}
         if validation_data is not None and self.evaluate is not None:

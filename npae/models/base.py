@@ -9,12 +9,23 @@ input (``_corrupt``), or rewrite the step entirely (the VAE).
 scikit-learn conventions hold: ``__init__`` only stores hyperparameters,
 ``fit`` returns ``self``, fitted attributes end in ``_``, one
 ``random_state`` seeds initialization, shuffling, noise and sampling.
+
+Checkpoints: ``fit(X, checkpoint=path, checkpoint_every=k)`` writes the model
+and its training state (``npae.io.save_checkpoint``) every ``k`` epochs, and
+``fit(X, checkpoint=path, resume=True)`` continues from it, bit for bit as if
+never stopped. It works through ``_train``: a subclass whose ``fit`` calls
+``_initialize(X, **checkpointing)`` and then ``_train`` (once, or once per
+stage) gets checkpoints for free, as long as whatever ``fit`` computes
+between its ``_train`` calls depends only on the data and the weights.
 """
+
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from npae import io as model_files
 from npae import losses
 from npae._validation import (
     check_array,
@@ -22,10 +33,11 @@ from npae._validation import (
     check_float_dtype,
     check_int,
     check_number,
+    check_random_state,
 )
 from npae.network import Sequential
 from npae.optim import OPTIMIZERS, make_optimizer
-from npae.train import Trainer
+from npae.train import History, Trainer
 from npae.utils import as_generator
 
 
@@ -103,16 +115,30 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         return check_array(X, owner, ndim=self._input_ndim, dtype=self.dtype_,
                            n_features=self.input_shape_)
 
-    def _initialize(self, X):
-        """Validate ``X`` and hyperparameters, build fresh networks; returns X."""
+    def _initialize(self, X, checkpoint=None, checkpoint_every=1, resume=False):
+        """Validate ``X``, hyperparameters and checkpoint settings, build fresh networks.
+
+        Returns the validated ``X``. Nothing changes until everything is
+        validated; then the attributes of a previous fit are dropped (a new
+        fit starts from a clean slate) and, when resuming, the checkpoint's
+        weights are loaded.
+        """
         self._check_hyperparameters()
         X = self._validate(X, reset=True)
-        self._rng = as_generator(self.random_state)
+        rng = as_generator(check_random_state(self.random_state, type(self).__name__))
+        checkpointing = _Checkpointing.start(self, X, checkpoint, checkpoint_every, resume)
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+        self._rng = rng
+        self._checkpointing = checkpointing
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
         self._set_networks(self._rng)
         self.history_ = {"loss": []}
+        if checkpointing is not None and checkpointing.resumed is not None:
+            header, arrays = checkpointing.resumed
+            model_files.load_weights(self, header, arrays, repr(checkpointing.path))
         return X
 
     def _set_networks(self, rng):
@@ -128,8 +154,9 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         """Rebuild the networks of a saved model (``npae.io.load`` fills the values)."""
         self.dtype_ = np.dtype(attributes["dtype_"])
         self.input_shape_ = tuple(attributes["input_shape_"])
-        self._rng = as_generator(0)
-        self._set_networks(self._rng)
+        self._set_networks(as_generator(0))  # the saved weights replace these
+        # Files written before the generator's position was saved restart its stream.
+        self._rng = as_generator(self.random_state)
 
     def _make_optimizer(self, network):
         return make_optimizer(self.optimizer, network.params(), network.grads(),
@@ -137,7 +164,22 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
 
     def _train(self, network, step, evaluate, X, Y=None, epochs=None, callbacks=(),
                description=None):
-        """Run the training loop; records into ``history_``; returns the history."""
+        """Run the training loop; records into ``history_``; returns the history.
+
+        Checkpointing (see the module docstring) numbers the calls of one
+        ``fit``. Resuming, each call first puts the generator back where
+        that call started (so the validation split is the same), a call that
+        had finished returns its history without training, and the call that
+        was in progress continues from its saved epoch.
+        """
+        checkpointing = getattr(self, "_checkpointing", None)
+        saved = None
+        if checkpointing is not None:
+            saved = checkpointing.begin_call(self._rng, X, Y)
+            if saved is not None and "history" in saved:
+                self.history_ = History(saved["history"])
+                checkpointing.end_call(self.history_)
+                return self.history_
         Y = X if Y is None else Y
         validation = None
         if self.validation_fraction > 0 and X.shape[0] >= 2:
@@ -152,11 +194,18 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
             early_stopping=self.early_stopping, patience=self.patience,
             callbacks=callbacks, verbose=self.verbose,
             description=description or type(self).__name__,
+            checkpoint=None if checkpointing is None else checkpointing.write,
+            checkpoint_every=1 if checkpointing is None else checkpointing.every,
         )
-        trainer.history = self.history_ = type(trainer.history)(self.history_)
-        return trainer.fit(X, Y, validation_data=validation)
+        trainer.history = self.history_ = History(self.history_)
+        if saved is not None:
+            checkpointing.resume_trainer(trainer, saved)
+        history = trainer.fit(X, Y, validation_data=validation)
+        if checkpointing is not None:
+            checkpointing.end_call(history)
+        return history
 
-    def fit(self, X, y=None, callbacks=None):
+    def fit(self, X, y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
         """Train the autoencoder to reconstruct ``X``; returns ``self``.
 
         Parameters
@@ -164,8 +213,20 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features) (or (N, C, H, W) for images)
         y : ignored
         callbacks : list of npae.train.Callback, optional
+        checkpoint : str or path-like, optional
+            Write the model and its training state to this file (atomically)
+            every ``checkpoint_every`` epochs, after the last epoch and on
+            Ctrl-C. ``npae.load(checkpoint)`` reads the model from it. An
+            existing file is never overwritten unless ``resume=True``.
+        checkpoint_every : int, default 1
+        resume : bool, default False
+            Continue the training saved in ``checkpoint``: the result is
+            bit-identical to a run that was never stopped. The checkpoint
+            must come from this class with the same hyperparameters (only
+            ``epochs`` and ``verbose`` may change) and the same data.
         """
-        X = self._initialize(X)
+        X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             resume=resume)
         self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
         return self
 
@@ -211,3 +272,144 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _is_epoch_count(name):
+    """Hyperparameters a resumed run may change: how long to train, how much to print."""
+    return name in ("epochs", "verbose") or name.endswith("_epochs")
+
+
+def _describe_data(data):
+    return f"shape {tuple(data['shape'])} {data['dtype']} (sha256 {data['sha256'][:12]}...)"
+
+
+class _Checkpointing:
+    """Where ``fit`` writes checkpoints, and the checkpoint it resumes from.
+
+    A checkpoint's training state is ``{"calls": [...]}``, one record per
+    ``_train`` call of the fit that wrote it: the generator state when the
+    call began (``rng``), a fingerprint of its data (``data``) and either
+    the ``history`` of a call that had finished or the ``trainer`` state
+    (``Trainer.state_dict()``) of the one in progress, always the last.
+    """
+
+    def __init__(self, estimator, path, every, resumed=None, saved_calls=()):
+        self.estimator = estimator
+        self.path = path
+        self.every = every
+        self.resumed = resumed  # (header, arrays) of the checkpoint resumed from
+        self.saved_calls = list(saved_calls)
+        self.calls = []  # this fit's finished calls
+        self.current = None
+
+    @classmethod
+    def start(cls, estimator, X, checkpoint, every, resume):
+        """Validate ``fit``'s checkpoint arguments; read and vet the file when resuming."""
+        owner = f"{type(estimator).__name__}.fit"
+        if not isinstance(resume, (bool, np.bool_)):
+            raise TypeError(f"{owner}: resume must be True or False, got {resume!r}")
+        if checkpoint is None:
+            if resume:
+                raise ValueError(f"{owner}: resume=True needs checkpoint=<the file to resume from>")
+            return None
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise TypeError(
+                f"{owner}: checkpoint must be a path (str or os.PathLike), "
+                f"got {type(checkpoint).__name__}"
+            )
+        every = check_int(every, "checkpoint_every", owner)
+        path = os.fspath(checkpoint)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(
+                f"{owner}: the checkpoint's directory {directory!r} does not exist")
+        if not resume:
+            if os.path.exists(path):
+                raise FileExistsError(
+                    f"{owner}: {path!r} already exists; pass resume=True to continue the "
+                    "training it holds, or remove it (or choose another path) to start over"
+                )
+            return cls(estimator, path, every)
+        header, arrays, state = model_files.read_checkpoint(path)
+        cls._vet(estimator, X, header, state, path)
+        return cls(estimator, path, every, resumed=(header, arrays),
+                   saved_calls=state["calls"])
+
+    @staticmethod
+    def _vet(estimator, X, header, state, path):
+        """Refuse a checkpoint of another class, other hyperparameters or other data shape."""
+        name = type(estimator).__name__
+        if header["class"] != name:
+            raise model_files.CheckpointError(
+                f"{path!r} is a checkpoint of a {header['class']}, not of a {name}")
+        saved = header["params"]
+        mine = model_files._to_json(estimator.get_params(deep=False), "hyperparameters")
+        changed = sorted(k for k in set(saved) | set(mine)
+                         if not _is_epoch_count(k) and saved.get(k) != mine.get(k))
+        if changed:
+            details = ", ".join(
+                f"{k}={model_files._from_json(saved.get(k))!r} there, "
+                f"{model_files._from_json(mine.get(k))!r} here" for k in changed)
+            raise model_files.CheckpointError(
+                f"{path!r} was written by a {name} with other hyperparameters ({details}): "
+                "resume with the same ones (only epochs and verbose may change)"
+            )
+        attributes = header["attributes"]
+        then = (tuple(model_files._from_json(attributes.get("input_shape_", []))),
+                model_files._from_json(attributes.get("dtype_")))
+        if then != (tuple(X.shape[1:]), X.dtype):
+            raise model_files.CheckpointError(
+                f"{path!r} was written while training on samples of shape {then[0]} and dtype "
+                f"{then[1]}, got samples of shape {tuple(X.shape[1:])} and dtype {X.dtype}"
+            )
+        calls = state.get("calls") if isinstance(state, dict) else None
+        if (not isinstance(calls, list) or not calls
+                or not all(isinstance(c, dict) and {"rng", "data"} <= set(c) for c in calls)
+                or "trainer" not in calls[-1]):
+            raise model_files.CheckpointError(f"{path!r}: its training state is malformed")
+
+    def begin_call(self, rng, X, Y):
+        """Start a ``_train`` call; returns its record in the checkpoint resumed from, or None."""
+        index = len(self.calls)
+        saved = self.saved_calls[index] if index < len(self.saved_calls) else None
+        if saved is not None:
+            rng.bit_generator.state = saved["rng"]
+        data = {"X": self._fingerprint(X), "Y": None if Y is None else self._fingerprint(Y)}
+        self.current = {"rng": rng.bit_generator.state, "data": data}
+        if saved is not None and "trainer" in saved and saved["data"] != data:
+            which = "X" if saved["data"]["X"] != data["X"] else "Y"
+            then, now = saved["data"][which], data[which]
+            raise model_files.CheckpointError(
+                f"{self.path!r} was written while training on other data: {which} of "
+                f"{_describe_data(then) if then else 'None'}, got "
+                f"{_describe_data(now) if now else 'None'}"
+            )
+        return saved
+
+    @staticmethod
+    def _fingerprint(array):
+        return {"shape": list(array.shape), "dtype": array.dtype.name,
+                "sha256": model_files._digest(array)}
+
+    def resume_trainer(self, trainer, saved):
+        """Put the trainer of the call in progress back to its saved state."""
+        state = saved["trainer"]
+        if state["epoch"] > trainer.epochs:
+            raise model_files.CheckpointError(
+                f"{self.path!r} holds {state['epoch']} epochs of training, more than the "
+                f"{trainer.epochs} asked for: resume with at least {state['epoch']} epochs"
+            )
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, TypeError, ValueError) as err:
+            raise model_files.CheckpointError(
+                f"{self.path!r}: its training state does not fit this model: {err}") from None
+
+    def end_call(self, history):
+        self.calls.append({**self.current, "history": {k: list(v) for k, v in history.items()}})
+        self.current = None
+
+    def write(self, trainer):
+        """The ``Trainer``'s checkpoint hook: the model and every call's record so far."""
+        state = {"calls": [*self.calls, {**self.current, "trainer": trainer.state_dict()}]}
+        model_files.save_checkpoint(self.estimator, self.path, state)
