@@ -6,15 +6,19 @@ backward: it returns the loss and leaves gradients in the network) and let
 the optimizer update the parameters. After the epoch the validation loss is
 measured, the history grows, early stopping decides and callbacks run.
 
-Nothing is lost on failure. Each epoch is a transaction: a NaN or inf loss
-stops training with a ``TrainingDivergedError`` (a ``FloatingPointError``)
-naming the epoch and batch, and a ``KeyboardInterrupt`` propagates, both
-after the whole training state (weights, optimizer state, generator,
-history, early-stopping record) is put back to the end of the last finished
-epoch. ``state_dict`` / ``load_state_dict`` save and restore that state
-(the weights apart), so a run can stop and continue bit for bit; the
-``checkpoint`` hook is called to write it every ``checkpoint_every`` epochs,
-at the end, and on an interrupt.
+Nothing is lost on failure. Each epoch is a transaction: the whole training
+state (weights, optimizer state, generator, history, early-stopping record)
+is put back to an epoch boundary before the error propagates:
+
+- a NaN or inf loss stops training with a ``TrainingDivergedError`` (a
+  ``FloatingPointError``) naming the epoch and batch, and keeps the last
+  *good* epoch: the newest whose weights then gave a finite loss on the next
+  batch (so a failure on an epoch's first batch condemns the epoch before);
+- a ``KeyboardInterrupt`` keeps the last finished epoch.
+
+``state_dict`` / ``load_state_dict`` save and restore that state (the weights
+apart), so a run can stop and continue bit for bit; the ``checkpoint`` hook
+writes it every ``checkpoint_every`` epochs, at the end, and on an interrupt.
 """
 
 import sys
@@ -90,12 +94,17 @@ class Trainer:
         epoch, after the last one, and when a ``KeyboardInterrupt`` stops
         training after an epoch newer than the last checkpoint.
     checkpoint_every : int, default 1
+    check_final : bool, default False
+        After the last epoch, call ``evaluate`` once more on the first batch
+        so that the final weights, like every epoch's, are kept only if they
+        give a finite loss (otherwise: ``TrainingDivergedError`` and the
+        previous epoch's weights). The estimators turn it on.
     """
 
     def __init__(self, network, optimizer, step, evaluate=None, *, epochs, batch_size, rng,
                  shuffle=True, early_stopping=False, patience=10, min_delta=0.0,
                  callbacks=(), verbose=0, description="training", checkpoint=None,
-                 checkpoint_every=1):
+                 checkpoint_every=1, check_final=False):
         self.network = network
         self.optimizer = optimizer
         self.step = step
@@ -112,6 +121,7 @@ class Trainer:
         self.description = description
         self.checkpoint = checkpoint
         self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "Trainer")
+        self.check_final = bool(check_final)
         self.stop_training = False
         self.history = History()
         self.epoch = 0
@@ -197,7 +207,9 @@ class Trainer:
                 f"Trainer expected at least one training row and as many targets as rows, "
                 f"got {n} rows and {len(Y)} targets"
             )
-        last_good = self._snapshot()
+        # Weights are "good" once a forward pass with them gave a finite loss (the
+        # next batch's); the end of the newest epoch waits for that in ``latest``.
+        self._good, self._latest, self._updates = self._snapshot(), None, 0
         checkpointed = self.epoch  # the newest epoch a checkpoint holds (or needs not hold)
         with self._progress() as bar:
             try:
@@ -207,7 +219,7 @@ class Trainer:
                     self.epoch += 1
                     if self.early_stopping:
                         self._update_early_stopping(logs)
-                    last_good = self._snapshot()
+                    self._latest = self._snapshot()
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
                     for cb in self.callbacks:
@@ -218,10 +230,14 @@ class Trainer:
                             or self.epoch == self.epochs or self.stop_training):
                         self.checkpoint(self)
                         checkpointed = self.epoch
-            except (TrainingDivergedError, KeyboardInterrupt) as err:
-                self._restore(last_good)
-                if (isinstance(err, KeyboardInterrupt) and self.checkpoint is not None
-                        and self.epoch > checkpointed):
+                if self.check_final and self._latest is not None and self.evaluate is not None:
+                    self._check_final_weights(X, Y)
+            except TrainingDivergedError:
+                self._restore(self._good)
+                raise
+            except KeyboardInterrupt:
+                self._restore(self._latest or self._good)
+                if self.checkpoint is not None and self.epoch > checkpointed:
                     self.checkpoint(self)
                 raise
         if self.early_stopping and self.best_weights is not None:
@@ -238,18 +254,42 @@ class Trainer:
             if self.waited >= self.patience:
                 self.stop_training = True
 
-    def _diverged(self, what, batch):
-        where = f"at epoch {self.epoch + 1}" + (f", batch {batch}" if batch else "")
-        if self.epoch == 0 and batch == 1:
+    def _diverged(self, what, batch, epoch=None):
+        epoch = self.epoch + 1 if epoch is None else epoch
+        where = f"at epoch {epoch}" + (f", batch {batch}" if batch else "")
+        if self._updates == 0:
             # No update has happened yet: the learning rate cannot be the cause.
-            hint = ("It happened before any update, so the input's scale or the "
-                    "initialization overflows: scale the data (e.g. to [0, 1]).")
+            hint = ("It happened before any update, so the data or the weights training "
+                    "started from overflow: scale the data (e.g. to [0, 1]).")
         else:
             hint = "Try a smaller learning_rate."
+        kept = self._good[1]["epoch"]
         return TrainingDivergedError(
             f"training diverged: {what} {where}; the weights from the end of epoch "
-            f"{self.epoch} were kept. {hint}"
+            f"{kept} were kept. {hint}"
         )
+
+    def _confirm_latest(self):
+        """A forward pass with the newest epoch's weights gave a finite loss: they are good."""
+        if self._latest is not None:
+            self._good, self._latest = self._latest, None
+
+    def _check_final_weights(self, X, Y):
+        """Give the last epoch's weights the test every other epoch's get: one batch's loss.
+
+        Measured with ``evaluate``; the generator is left where it was.
+        """
+        state = self.rng.bit_generator.state
+        try:
+            loss = self.evaluate(X[:self.batch_size], Y[:self.batch_size])
+        except NonFiniteInputError:
+            loss = float("nan")
+        finally:
+            self.rng.bit_generator.state = state
+        if not np.isfinite(loss):
+            raise self._diverged(f"the loss of the final weights became {loss} on the first "
+                                 "rows", None, epoch=self.epoch)
+        self._confirm_latest()
 
     def _run_epoch(self, X, Y, n, validation_data):
         """One pass over the data; returns the epoch's logs (``loss``, ``val_loss``)."""
@@ -267,7 +307,10 @@ class Trainer:
                 raise self._diverged("NaN or inf appeared inside the network", batch) from err
             if not np.isfinite(loss):
                 raise self._diverged(f"the loss became {loss}", batch)
+            if batch == 1:
+                self._confirm_latest()
             self.optimizer.step()
+            self._updates += 1
             total += loss * len(idx)
             for cb in self.callbacks:
                 cb.on_batch_end(self, {"epoch": self.epoch + 1, "batch": batch,
