@@ -168,9 +168,10 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
 
         Checkpointing (see the module docstring) numbers the calls of one
         ``fit``. Resuming, each call first puts the generator back where
-        that call started (so the validation split is the same), a call that
-        had finished returns its history without training, and the call that
-        was in progress continues from its saved epoch.
+        that call started (so the validation split is the same); a call that
+        had finished sets the weights it ended with and returns its history
+        without training; the call that was in progress continues from its
+        saved weights and epoch.
         """
         checkpointing = getattr(self, "_checkpointing", None)
         saved = None
@@ -178,7 +179,7 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
             saved = checkpointing.begin_call(self._rng, X, Y)
             if saved is not None and "history" in saved:
                 self.history_ = History(saved["history"])
-                checkpointing.end_call(self.history_)
+                checkpointing.skip_call(saved)
                 return self.history_
         Y = X if Y is None else Y
         validation = None
@@ -289,9 +290,10 @@ class _Checkpointing:
 
     A checkpoint's training state is ``{"calls": [...]}``, one record per
     ``_train`` call of the fit that wrote it: the generator state when the
-    call began (``rng``), a fingerprint of its data (``data``) and either
-    the ``history`` of a call that had finished or the ``trainer`` state
-    (``Trainer.state_dict()``) of the one in progress, always the last.
+    call began (``rng``), a fingerprint of its data (``data``) and either,
+    for a call that had finished, its ``history`` and the network's
+    ``weights`` at its end, or, for the one in progress (always the last),
+    the ``trainer`` state (``Trainer.state_dict()``).
     """
 
     def __init__(self, estimator, path, every, resumed=None, saved_calls=()):
@@ -364,9 +366,11 @@ class _Checkpointing:
                 f"{then[1]}, got samples of shape {tuple(X.shape[1:])} and dtype {X.dtype}"
             )
         calls = state.get("calls") if isinstance(state, dict) else None
+        finished = {"rng", "data", "history", "weights"}
         if (not isinstance(calls, list) or not calls
-                or not all(isinstance(c, dict) and {"rng", "data"} <= set(c) for c in calls)
-                or "trainer" not in calls[-1]):
+                or not all(isinstance(c, dict) and finished <= set(c) for c in calls[:-1])
+                or not isinstance(calls[-1], dict)
+                or not {"rng", "data", "trainer"} <= set(calls[-1])):
             raise model_files.CheckpointError(f"{path!r}: its training state is malformed")
 
     def begin_call(self, rng, X, Y):
@@ -392,14 +396,20 @@ class _Checkpointing:
         return {"shape": list(array.shape), "dtype": array.dtype.name,
                 "sha256": model_files._digest(array)}
 
+    def skip_call(self, saved):
+        """A call that had finished before the checkpoint: set the weights it ended with."""
+        self.estimator.network_.load_state_dict(saved["weights"])
+        self.end_call(saved["history"])
+
     def resume_trainer(self, trainer, saved):
-        """Put the trainer of the call in progress back to its saved state."""
+        """Put the weights and the trainer of the call in progress back to their saved state."""
         state = saved["trainer"]
         if state["epoch"] > trainer.epochs:
             raise model_files.CheckpointError(
                 f"{self.path!r} holds {state['epoch']} epochs of training, more than the "
                 f"{trainer.epochs} asked for: resume with at least {state['epoch']} epochs"
             )
+        model_files.load_weights(self.estimator, *self.resumed, repr(self.path))
         try:
             trainer.load_state_dict(state)
         except (KeyError, TypeError, ValueError) as err:
@@ -407,7 +417,9 @@ class _Checkpointing:
                 f"{self.path!r}: its training state does not fit this model: {err}") from None
 
     def end_call(self, history):
-        self.calls.append({**self.current, "history": {k: list(v) for k, v in history.items()}})
+        """A call finished: remember its history and the weights it ended with."""
+        self.calls.append({**self.current, "history": {k: list(v) for k, v in history.items()},
+                           "weights": self.estimator.network_.state_dict()})
         self.current = None
 
     def write(self, trainer):

@@ -1,0 +1,458 @@
+"""Checkpoints: an interrupted run, resumed, ends bit for bit where an uninterrupted one does.
+
+``fit(X, checkpoint=path, checkpoint_every=k)`` writes the model and the
+training state (epoch, history, optimizer, generator) atomically;
+``fit(X, checkpoint=path, resume=True)`` continues from it.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import npae
+from npae import Autoencoder, DenoisingAutoencoder
+from npae.io import CheckpointError, ModelFileError, estimator_classes, read_checkpoint
+from npae.models.base import BaseAutoencoder
+from npae.optim import Adam
+from npae.train import Callback, Trainer
+
+# The generator feeds different things in each: shuffling only; masking noise per
+# batch; the VAE's eps per batch and per validation pass; a held-out split.
+RESUMABLE = {
+    "Autoencoder": dict(hidden_sizes=(4,), code_size=2),
+    "DenoisingAutoencoder": dict(hidden_sizes=(4,), code_size=2, noise="masking"),
+    "VAE": dict(hidden_sizes=(4,), latent_dim=2, validation_fraction=0.25),
+    "ContractiveAutoencoder": dict(code_size=3, validation_fraction=0.25,
+                                   early_stopping=True, patience=2),
+    "ConvAutoencoder": dict(channels=(2,), code_size=2),
+}
+
+
+def data(name="Autoencoder", n=24, seed=0):
+    shape = (n, 1, 6, 6) if name == "ConvAutoencoder" else (n, 6)
+    return np.random.default_rng(seed).uniform(size=shape)
+
+
+def model(name="Autoencoder", **params):
+    params = {**RESUMABLE[name], "epochs": 6, "batch_size": 8, "random_state": 0, **params}
+    return estimator_classes()[name](**params)
+
+
+def weights(m):
+    return [p.copy() for p in m.network_.params()]
+
+
+def same_arrays(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+class InterruptAt(Callback):
+    """Ctrl-C after the given epoch ends (batch None) or after a batch of it."""
+
+    def __init__(self, epoch, batch=None):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, trainer, logs):
+        if (logs["epoch"], logs["batch"]) == (self.epoch, self.batch):
+            raise KeyboardInterrupt
+
+    def on_epoch_end(self, trainer, logs):
+        if self.batch is None and logs["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def interrupted(m, X, path, at, every=1):
+    """``m`` after a Ctrl-C at ``at``, having checkpointed to ``path``."""
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, callbacks=[at], checkpoint=path, checkpoint_every=every)
+    return m
+
+
+# -- bit-identical resume ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(RESUMABLE))
+@pytest.mark.parametrize("at", [InterruptAt(3), InterruptAt(2, 2)], ids=["after-epoch-3",
+                                                                         "inside-epoch-2"])
+def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, name, at):
+    X = data(name)
+    reference = model(name).fit(X)
+    path = tmp_path / "run.npz"
+    interrupted(model(name), X, path, at)
+    resumed = model(name).fit(X, checkpoint=path, resume=True)
+    assert same_arrays(weights(resumed), weights(reference))
+    assert resumed.history_ == reference.history_
+    for method in ("transform", "reconstruct"):
+        np.testing.assert_array_equal(getattr(resumed, method)(X), getattr(reference, method)(X))
+    # The generator continues where the uninterrupted one is (VAE.sample draws from it).
+    assert resumed._rng.bit_generator.state == reference._rng.bit_generator.state
+
+
+@pytest.mark.parametrize("name", ["Autoencoder", "DenoisingAutoencoder", "VAE"])
+def test_e_epochs_then_resumed_to_E_equals_E_epochs(tmp_path, name):
+    X = data(name)
+    path = tmp_path / "run.npz"
+    first = model(name, epochs=2).fit(X, checkpoint=path)
+    assert len(first.history_["loss"]) == 2
+    resumed = model(name, epochs=6).fit(X, checkpoint=path, resume=True)
+    reference = model(name, epochs=6).fit(X)
+    assert same_arrays(weights(resumed), weights(reference))
+    assert resumed.history_ == reference.history_
+
+
+def test_resuming_twice_from_one_checkpoint_agrees_even_unseeded(tmp_path):
+    """With random_state=None the checkpoint alone fixes the rest of the run."""
+    X = data()
+    path = tmp_path / "run.npz"
+    interrupted(model(random_state=None), X, path, InterruptAt(2))
+    a = model(random_state=None).fit(X, checkpoint=path, resume=True)
+    b = model(random_state=None).fit(X, checkpoint=path, resume=True)
+    assert same_arrays(weights(a), weights(b))
+    # ... and the run did go on from the checkpoint, not from scratch.
+    assert a.history_["loss"][:2] == read_checkpoint(path)[0]["attributes"]["history_"]["loss"][:2]
+
+
+def test_the_resumed_run_really_restores_the_generator(tmp_path, monkeypatch):
+    """Without restoring the generator's position the resumed run would differ."""
+    X = data("DenoisingAutoencoder")
+    path = tmp_path / "run.npz"
+    interrupted(model("DenoisingAutoencoder"), X, path, InterruptAt(3))
+    reference = model("DenoisingAutoencoder").fit(X)
+    real = Trainer.load_state_dict
+
+    def forgetful(self, state):
+        real(self, {**state, "rng": self.rng.bit_generator.state})
+
+    monkeypatch.setattr(Trainer, "load_state_dict", forgetful)
+    resumed = model("DenoisingAutoencoder").fit(X, checkpoint=path, resume=True)
+    assert not same_arrays(weights(resumed), weights(reference))
+
+
+def test_the_resumed_run_really_restores_the_optimizer(tmp_path, monkeypatch):
+    X = data()
+    path = tmp_path / "run.npz"
+    interrupted(model(), X, path, InterruptAt(3))
+    reference = model().fit(X)
+    monkeypatch.setattr(Adam, "load_state_dict", lambda self, state: None)
+    resumed = model().fit(X, checkpoint=path, resume=True)
+    assert not same_arrays(weights(resumed), weights(reference))
+
+
+# -- what is written, and when -----------------------------------------------------------
+
+def checkpoint_epoch(path):
+    _, _, state = read_checkpoint(path)
+    return state["calls"][-1]["trainer"]["epoch"]
+
+
+def test_written_every_k_epochs_at_the_end_and_on_ctrl_c(tmp_path, monkeypatch):
+    import npae.io
+
+    written = []
+    real = npae.io.save_checkpoint
+
+    def recording(estimator, path, state):
+        written.append(state["calls"][-1]["trainer"]["epoch"])
+        real(estimator, path, state)
+
+    monkeypatch.setattr(npae.io, "save_checkpoint", recording)
+    X = data()
+    model(epochs=7).fit(X, checkpoint=tmp_path / "a.npz", checkpoint_every=3)
+    assert written == [3, 6, 7]
+    written.clear()
+    interrupted(model(epochs=7), X, tmp_path / "b.npz", InterruptAt(5, 1), every=3)
+    # epoch 3 on schedule; Ctrl-C in epoch 5 saves the finished epoch 4 instead of losing it
+    assert written == [3, 4]
+    assert checkpoint_epoch(tmp_path / "b.npz") == 4
+
+
+def test_a_checkpoint_is_a_model_file(tmp_path):
+    X = data()
+    path = tmp_path / "run.npz"
+    interrupted(model(), X, path, InterruptAt(2))
+    loaded = npae.load(path)
+    partial = model(epochs=2).fit(X)
+    np.testing.assert_array_equal(loaded.transform(X), partial.transform(X))
+    assert loaded.history_ == partial.history_
+    assert isinstance(Autoencoder.load(path), Autoencoder)
+
+
+def test_the_training_state_is_json_and_arrays(tmp_path):
+    path = tmp_path / "run.npz"
+    model().fit(data(), checkpoint=path)
+    header, arrays, state = read_checkpoint(path)
+    json.dumps(header["checkpoint"])  # scalars only; arrays are stored beside
+    trainer = state["calls"][-1]["trainer"]
+    assert trainer["epoch"] == 6 and len(trainer["history"]["loss"]) == 6
+    assert trainer["optimizer"]["scalars"] == {"t": 18}  # 6 epochs of 3 batches
+    assert all(isinstance(a, np.ndarray) for a in trainer["optimizer"]["arrays"])
+    assert trainer["rng"]["bit_generator"] == "PCG64"
+    assert any(key.startswith("state/") for key in arrays)
+
+
+def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    X = data()
+    path = tmp_path / "run.npz"
+    model(epochs=2).fit(X, checkpoint=path)
+    before = path.read_bytes()
+
+    def crash(fh, **arrays):
+        fh.write(b"PK\x03\x04 half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("numpy.savez", crash)
+    m = model(epochs=4)
+    with pytest.raises(OSError, match="disk full"):
+        m.fit(X, checkpoint=path, resume=True)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+    # The failed writer's model is still whole, and the old checkpoint still resumes.
+    assert np.isfinite(m.transform(X)).all()
+    resumed = model(epochs=4).fit(X, checkpoint=path, resume=True)
+    assert same_arrays(weights(resumed), weights(model(epochs=4).fit(X)))
+
+
+# -- refusals ---------------------------------------------------------------------------
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "run.npz"
+    model(epochs=2).fit(data(), checkpoint=path)
+    return path
+
+
+def test_an_existing_file_is_never_overwritten_without_resume(saved):
+    before = saved.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists; pass resume=True"):
+        model().fit(data(), checkpoint=saved)
+    assert saved.read_bytes() == before
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"learning_rate": 0.01}, r"learning_rate=0.001 there, 0.01 here"),
+    ({"hidden_sizes": (5,)}, r"hidden_sizes=\(4,\) there, \(5,\) here"),
+    ({"random_state": 1}, r"random_state=0 there, 1 here"),
+])
+def test_other_hyperparameters_are_refused(saved, change, message):
+    with pytest.raises(CheckpointError, match=message):
+        model(**change).fit(data(), checkpoint=saved, resume=True)
+
+
+def test_epochs_and_verbose_may_change(saved):
+    model(epochs=3, verbose=0).fit(data(), checkpoint=saved, resume=True)
+
+
+def test_another_class_is_refused(saved):
+    other = DenoisingAutoencoder(hidden_sizes=(4,), code_size=2, epochs=6, batch_size=8,
+                                 random_state=0)
+    with pytest.raises(CheckpointError, match="checkpoint of a Autoencoder, not of a "
+                                              "DenoisingAutoencoder"):
+        other.fit(data(), checkpoint=saved, resume=True)
+
+
+@pytest.mark.parametrize("X, message", [
+    (data(n=24)[:, :5], r"samples of shape \(6,\) and dtype float64, got samples of shape "
+                        r"\(5,\)"),
+    (data(n=24).astype(np.float32), "dtype float64, got samples of shape \\(6,\\) and dtype "
+                                    "float32"),
+    (data(n=20), r"other data: X of shape \(24, 6\) float64 .* got shape \(20, 6\)"),
+    (data(n=24, seed=1), r"other data: X of shape \(24, 6\) float64 \(sha256 "),
+])
+def test_other_data_is_refused(saved, X, message):
+    with pytest.raises(CheckpointError, match=message):
+        model().fit(X, checkpoint=saved, resume=True)
+
+
+def test_fewer_epochs_than_the_checkpoint_holds_is_refused(saved):
+    with pytest.raises(CheckpointError, match="holds 2 epochs of training, more than the 1 "
+                                              "asked for"):
+        model(epochs=1).fit(data(), checkpoint=saved, resume=True)
+
+
+def test_a_plain_model_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "model.npz"
+    model(epochs=1).fit(data()).save(path)
+    with pytest.raises(CheckpointError, match="model file without training state"):
+        model().fit(data(), checkpoint=path, resume=True)
+
+
+def test_a_damaged_checkpoint_gives_the_file_error(saved):
+    saved.write_bytes(saved.read_bytes()[:200])
+    with pytest.raises(ModelFileError, match="truncated or damaged"):
+        model().fit(data(), checkpoint=saved, resume=True)
+
+
+def test_a_refused_resume_leaves_a_fitted_model_alone(saved):
+    m = model(epochs=1, learning_rate=0.01).fit(data())
+    before = weights(m)
+    with pytest.raises(CheckpointError, match="other hyperparameters"):
+        m.fit(data(), checkpoint=saved, resume=True)
+    assert same_arrays(weights(m), before)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"resume": True}, ValueError, "resume=True needs checkpoint="),
+    ({"checkpoint": 3}, TypeError, "checkpoint must be a path .* got int"),
+    ({"checkpoint": "x.npz", "checkpoint_every": 0}, ValueError,
+     "checkpoint_every must be >= 1, got 0"),
+    ({"checkpoint": "x.npz", "checkpoint_every": 1.5}, TypeError,
+     "checkpoint_every must be an int, got 1.5"),
+    ({"checkpoint": "x.npz", "resume": "yes"}, TypeError, "resume must be True or False"),
+    ({"checkpoint": "missing/dir/x.npz"}, FileNotFoundError, "directory .* does not exist"),
+    ({"checkpoint": "absent.npz", "resume": True}, FileNotFoundError,
+     "no checkpoint at .*absent.npz"),
+])
+def test_bad_checkpoint_arguments(tmp_path, monkeypatch, kwargs, error, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error, match=message):
+        model().fit(data(), **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- estimators whose fit runs _train more than once, or overrides fit -------------------
+
+class TwoStage(Autoencoder):
+    """A test model whose fit trains twice, on data the first stage's weights produce."""
+
+    def fit(self, X, y=None, callbacks=None, **checkpointing):
+        X = self._initialize(X, **checkpointing)
+        self._train(self.network_, self._step, self._evaluate, X, epochs=3)
+        first = dict(self.history_)
+        self.history_ = {"loss": []}
+        shifted = X + 0.1 * self.reconstruct(X)  # depends on the weights: allowed
+        self._train(self.network_, self._step, self._evaluate, shifted,
+                    callbacks=callbacks or ())
+        self.history_ = {"first_loss": first["loss"], **self.history_}
+        return self
+
+
+@pytest.mark.parametrize("stage, at", [(1, InterruptAt(2)), (2, InterruptAt(1, 2)),
+                                       (2, InterruptAt(3, 1))],
+                         ids=["stage-1-epoch-2", "stage-2-epoch-1", "stage-2-epoch-3"])
+def test_a_fit_with_several_stages_resumes_exactly(tmp_path, stage, at):
+    X = data()
+    params = dict(hidden_sizes=(4,), code_size=2, epochs=4, batch_size=8,
+                  validation_fraction=0.25, random_state=0)
+    reference = TwoStage(**params).fit(X)
+    path = tmp_path / "run.npz"
+    m = TwoStage(**params)
+    if stage == 1:  # the first stage gets no callbacks: hand it one
+        real_train = m._train
+
+        def train(*args, **kwargs):
+            if kwargs.get("epochs") == 3:
+                kwargs["callbacks"] = [at]
+            return real_train(*args, **kwargs)
+
+        m._train = train
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, callbacks=[at] if stage == 2 else None, checkpoint=path)
+    resumed = TwoStage(**params).fit(X, checkpoint=path, resume=True)
+    assert same_arrays(weights(resumed), weights(reference))
+    assert resumed.history_ == reference.history_
+
+
+@pytest.mark.parametrize("n_batches", [11, 22], ids=["pretraining-layer-1", "fine-tuning"])
+def test_stacked_resumes_exactly_once_its_fit_passes_the_settings(tmp_path, monkeypatch,
+                                                                  n_batches):
+    """The StackedAutoencoder's stages need nothing but the settings reaching _initialize."""
+    X = data()
+    params = dict(layer_sizes=(4, 2), pretrain_epochs=3, finetune_epochs=4, batch_size=8,
+                  validation_fraction=0.25, random_state=0)
+    reference = npae.StackedAutoencoder(**params).fit(X)
+    path = tmp_path / "run.npz"
+    settings = {"checkpoint": path}
+    real_initialize = BaseAutoencoder._initialize
+    monkeypatch.setattr(BaseAutoencoder, "_initialize",
+                        lambda self, X, **kw: real_initialize(self, X, **settings))
+    real_fit = Trainer.fit
+    batches = []
+
+    def interrupting_fit(self, *args, **kwargs):
+        # 3 batches an epoch, 9 a pretraining stage: 11 is in layer 1's, 22 in fine-tuning
+        self.callbacks.append(Countdown(batches, n_batches))
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "fit", interrupting_fit)
+    with pytest.raises(KeyboardInterrupt):
+        npae.StackedAutoencoder(**params).fit(X)
+    monkeypatch.setattr(Trainer, "fit", real_fit)
+    settings["resume"] = True
+    resumed = npae.StackedAutoencoder(**params).fit(X)
+    assert same_arrays(weights(resumed), weights(reference))
+    assert resumed.history_ == reference.history_
+
+
+class Countdown(Callback):
+    """Ctrl-C after ``n`` batches counted across every Trainer sharing ``seen``."""
+
+    def __init__(self, seen, n):
+        self.seen, self.n = seen, n
+
+    def on_batch_end(self, trainer, logs):
+        self.seen.append(1)
+        if len(self.seen) == self.n:
+            raise KeyboardInterrupt
+
+
+WHY = "its fit calls {} without the checkpoint settings"
+# name: (hyperparameters, the shorter first run, the reason its test fails today)
+OVERRIDDEN_FIT = {
+    "SparseAutoencoder": (dict(code_size=4, epochs=3), dict(epochs=1),
+                          WHY.format("super().fit(X, callbacks=callbacks)")),
+    "LinearAutoencoder": (dict(n_components=2, solver="gd", epochs=3), dict(epochs=1),
+                          WHY.format("self._initialize(X)")),
+    "StackedAutoencoder": (dict(layer_sizes=(4, 2), pretrain_epochs=1, finetune_epochs=3),
+                           dict(finetune_epochs=1), WHY.format("self._initialize(X)")),
+    "UNet": (dict(depth=1, base_channels=2, epochs=3), dict(epochs=1),
+             WHY.format("self._initialize(X)")),
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+        f"npae/models ({name}): fit must accept checkpoint=None, checkpoint_every=1, "
+        f"resume=False and pass them on ({why})")))
+    for name, (_, _, why) in sorted(OVERRIDDEN_FIT.items())
+])
+def test_every_trained_estimator_takes_the_checkpoint_settings(tmp_path, name):
+    """Passes once the fit passes the settings to _initialize (see test_stacked_resumes...)."""
+    params, shorter, _ = OVERRIDDEN_FIT[name]
+    shape = (12, 1, 8, 8) if name == "UNet" else (12, 6)
+    X = np.random.default_rng(0).uniform(size=shape)
+    extra = ((X > 0.5).astype(np.int64),) if name == "UNet" else ()
+    cls = estimator_classes()[name]
+    reference = cls(**params, batch_size=4, random_state=0).fit(X, *extra)
+    path = tmp_path / "run.npz"
+    cls(**{**params, **shorter}, batch_size=4, random_state=0).fit(X, *extra, checkpoint=path)
+    assert os.path.exists(path)
+    resumed = cls(**params, batch_size=4, random_state=0).fit(X, *extra, checkpoint=path,
+                                                              resume=True)
+    assert same_arrays(weights(resumed), weights(reference))
+
+
+# -- the Trainer's own state ----------------------------------------------------------------
+
+def test_trainer_state_dict_is_a_snapshot_and_round_trips():
+    X = data()
+    m = model(epochs=2, early_stopping=True).fit(X)
+    trainer = Trainer(m.network_, m._make_optimizer(m.network_), m._step, m._evaluate,
+                      epochs=3, batch_size=8, rng=np.random.default_rng(0), early_stopping=True)
+    trainer.fit(X)
+    state = trainer.state_dict()
+    json.dumps({k: v for k, v in state.items() if k not in ("optimizer", "best_weights")})
+    before = [a.copy() for a in state["optimizer"]["arrays"]]
+    trainer.epochs = 4
+    trainer.fit(X)  # training on does not change the snapshot
+    assert same_arrays(state["optimizer"]["arrays"], before)
+    other = Trainer(m.network_, m._make_optimizer(m.network_), m._step, m._evaluate,
+                    epochs=3, batch_size=8, rng=np.random.default_rng(5), early_stopping=True)
+    other.load_state_dict(state)
+    assert other.epoch == 3 and other.history == state["history"]
+    assert other.rng.bit_generator.state == state["rng"]
+    assert same_arrays(other.optimizer.state_dict()["arrays"], before)
+    assert same_arrays(other.best_weights, state["best_weights"])
+    with pytest.raises(ValueError, match="best_weights of shapes"):
+        other.load_state_dict({**state, "best_weights": [np.zeros(2)]})
