@@ -5,19 +5,23 @@ import json
 import os
 import pathlib
 import zipfile
+from functools import cache
 
 import numpy as np
 import pytest
+from test_reliability import NAMES, fit_tiny, outputs, tiny_data
 
 import npae
 from npae import Autoencoder, LinearAutoencoder
 from npae.io import (
+    CheckpointError,
     ChecksumError,
     CorruptFileError,
     FormatVersionError,
     ModelFileError,
     NotAModelFileError,
     WrongClassError,
+    estimator_classes,
 )
 
 ERRORS = [NotAModelFileError, CorruptFileError, ChecksumError, FormatVersionError, WrongClassError]
@@ -326,3 +330,203 @@ def test_save_overwrites_atomically(saved):
     other.save(saved)
     np.testing.assert_array_equal(npae.load(saved).transform(data()), other.transform(data()))
     assert isinstance(saved, pathlib.Path)
+
+
+# -- every public estimator ----------------------------------------------------------------
+
+@cache
+def tiny_model(name, dtype=np.float64):
+    """A fitted tiny ``name`` (shared: tests only read it) and its data."""
+    return fit_tiny(name, dtype)
+
+
+def saved_tiny(tmp_path, name, dtype=np.float64):
+    path = tmp_path / f"{name}.npz"
+    npae.save(tiny_model(name, dtype)[0], path)
+    return path
+
+
+def fitted_arrays(model):
+    """Every fitted ndarray attribute and every network parameter, by name."""
+    arrays = {k: v for k, v in vars(model).items()
+              if k.endswith("_") and not k.startswith("_") and isinstance(v, np.ndarray)}
+    if hasattr(model, "network_"):
+        arrays.update({f"net/{k}": v for k, v in model.network_.state_dict().items()})
+    return arrays
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_estimator_round_trips_bit_exact(tmp_path, name, dtype):
+    model, X = tiny_model(name, dtype)
+    path = saved_tiny(tmp_path, name, dtype)
+    loaded = npae.load(path)
+    assert type(loaded) is type(model)
+    assert loaded.get_params() == model.get_params()
+    expected, got = fitted_arrays(model), fitted_arrays(loaded)
+    assert set(got) == set(expected) and expected
+    for key, value in expected.items():
+        assert got[key].dtype == value.dtype, key
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+    fitted = {k: v for k, v in vars(model).items() if k.endswith("_") and not k.startswith("_")
+              and not isinstance(v, np.ndarray) and not hasattr(v, "layers")}
+    for key, value in fitted.items():
+        assert getattr(loaded, key) == value, key
+    before, after = outputs(model, X), outputs(loaded, X)
+    assert set(before) == set(after) and before
+    for method, out in before.items():
+        assert after[method].dtype == out.dtype, method
+        np.testing.assert_array_equal(after[method], out, err_msg=method)
+    if hasattr(model, "history_"):
+        assert loaded.history_ == model.history_
+    # The file is the model: saving the loaded one writes the same header and arrays.
+    again = tmp_path / "again.npz"
+    npae.save(loaded, again)
+    assert read(again).keys() == read(path).keys()
+    assert header_of(read(again)) == header_of(read(path))
+
+
+def test_a_loaded_model_continues_the_generator(tmp_path):
+    """A VAE draws the same samples after a round trip as before it."""
+    model, _ = fit_tiny("VAE")
+    model.save(tmp_path / "vae.npz")
+    loaded = npae.load(tmp_path / "vae.npz")
+    np.testing.assert_array_equal(loaded.sample(4), model.sample(4))
+    np.testing.assert_array_equal(loaded.sample(2), model.sample(2))
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(
+        strict=True, raises=AttributeError,
+        reason="npae/decomposition.py: PCA has no save(path) method nor load(path) "
+               "classmethod (npae.save/npae.load work): add them like BaseAutoencoder's"))
+    if name == "PCA" else name for name in NAMES
+])
+def test_every_estimator_has_save_and_a_class_load(tmp_path, name):
+    model, X = tiny_model(name)
+    path = tmp_path / "m.npz"
+    assert model.save(path) == path
+    loaded = type(model).load(path)
+    for method, out in outputs(model, X).items():
+        np.testing.assert_array_equal(outputs(loaded, X)[method], out)
+
+
+def _other_class(name):
+    return "VAE" if name == "Autoencoder" else "Autoencoder"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_kind_of_bad_file_gives_its_own_error(tmp_path, name):
+    """Truncated, altered header, altered array, newer version, other class, not npz."""
+    good = saved_tiny(tmp_path, name)
+    arrays = read(good)
+    header = header_of(arrays)
+    raised = {}
+
+    def refused(kind, path, **kwargs):
+        with pytest.raises(ModelFileError) as info:
+            npae.load(path, **kwargs)
+        raised[kind] = type(info.value)
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: len(good.read_bytes()) // 2])
+    refused("truncated", truncated)
+
+    altered_header = tmp_path / "header.npz"
+    raw = arrays["__header__"].tobytes().replace(b'"format_version": 1',
+                                                 b'"format_version": 1 ')
+    assert raw != arrays["__header__"].tobytes()
+    write(altered_header, {**arrays, "__header__": np.frombuffer(raw, dtype=np.uint8)})
+    refused("altered header", altered_header)
+
+    altered_array = tmp_path / "array.npz"
+    key = sorted(k for k in arrays if not k.startswith("__"))[0]
+    changed = arrays[key].copy()
+    changed.flat[0] = changed.flat[0] + 1
+    write(altered_array, {**arrays, key: changed})
+    refused("altered array", altered_array)
+
+    newer = tmp_path / "newer.npz"
+    write(newer, with_header(arrays, {**header, "format_version": 2}))
+    refused("newer version", newer)
+
+    refused("other class", good, expected_class=_other_class(name))
+
+    not_npz = tmp_path / "notes.npz"
+    not_npz.write_text("hello")
+    refused("not npz", not_npz)
+
+    assert raised == {"truncated": CorruptFileError, "altered header": ChecksumError,
+                      "altered array": ChecksumError, "newer version": FormatVersionError,
+                      "other class": WrongClassError, "not npz": NotAModelFileError}
+    npae.load(good)  # the original is untouched
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"Autoencoder", "PCA"}))
+def test_a_class_load_refuses_other_classes(tmp_path, name):
+    path = saved_tiny(tmp_path, name)
+    with pytest.raises(WrongClassError, match=f"holds a {name}, not a Autoencoder"):
+        Autoencoder.load(path)
+    with pytest.raises(WrongClassError, match=f"holds a {name}, not a Autoencoder"):
+        npae.load(path, expected_class=Autoencoder)
+    assert type(npae.load(path, expected_class=name)).__name__ == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loading_never_unpickles(tmp_path, name):
+    path = saved_tiny(tmp_path, name)
+    arrays = read(path)
+    key = sorted(k for k in arrays if not k.startswith("__"))[0]
+    write(path, {**arrays, key: np.array([Trap(), 1], dtype=object)})
+    UNPICKLED.clear()
+    with pytest.raises(ModelFileError):
+        npae.load(path)
+    assert UNPICKLED == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch, name):
+    path = saved_tiny(tmp_path, name)
+    before = path.read_bytes()
+    other, _ = fit_tiny(name, random_state=1) if name != "PCA" else fit_tiny(name,
+                                                                             n_components=1)
+    monkeypatch.setattr("numpy.savez", _half_write_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        npae.save(other, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    np.testing.assert_array_equal(npae.load(path).transform(tiny_data(name)),
+                                  tiny_model(name)[0].transform(tiny_data(name)))
+
+
+# -- headers whose checksum matches but whose content does not make a model -----------------
+
+@pytest.mark.parametrize("change, error, message", [
+    (lambda h: h.pop("params"), NotAModelFileError, "'params' should be a dict, got NoneType"),
+    (lambda h: h.update(arrays={"net/0.W": "oops"}), NotAModelFileError,
+     "record of array 'net/0.W' is invalid"),
+    (lambda h: h["attributes"].update(_private=1), NotAModelFileError,
+     "'_private' is not a fitted attribute name"),
+    (lambda h: h["params"].update(colour="red"), ModelFileError,
+     "hyperparameters do not fit this npae's Autoencoder"),
+    (lambda h: h["attributes"].pop("input_shape_"), ModelFileError,
+     "cannot rebuild the Autoencoder's networks"),
+    (lambda h: h.update(rng_state={"bit_generator": "os.system"}), NotAModelFileError,
+     "unknown random generator 'os.system'"),
+    (lambda h: h["rng_state"].update(state={"state": "x"}), NotAModelFileError,
+     "invalid PCG64 generator state"),
+])
+def test_a_recomputed_checksum_does_not_get_a_bad_header_through(saved, change, error,
+                                                                 message):
+    arrays = read(saved)
+    header = header_of(arrays)
+    change(header)
+    write(saved, with_header(arrays, header))
+    with pytest.raises(error, match=message):
+        npae.load(saved)
+
+
+def test_checkpoint_errors_are_model_file_errors():
+    assert issubclass(CheckpointError, ModelFileError)
+    assert set(estimator_classes()) == set(NAMES)
