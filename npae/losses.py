@@ -38,10 +38,10 @@ def _check_pair(y_pred, y_true, name):
 def mean_squared_error(y_pred, y_true):
     """L = mean((y_pred - y_true)^2);  dL/dy_pred = 2 (y_pred - y_true) / n."""
     _check_pair(y_pred, y_true, "mean_squared_error")
-    diff = y_pred - y_true
-    value = float(np.mean(diff * diff))
-    grad = diff * diff.dtype.type(2.0 / diff.size)
-    return value, grad.astype(y_pred.dtype, copy=False)
+    diff = y_pred - y_true  # becomes the gradient, in place
+    value = float(np.mean(np.square(diff)))
+    diff *= 2.0 / diff.size
+    return value, diff.astype(y_pred.dtype, copy=False)
 
 
 def binary_cross_entropy(y_pred, y_true, eps=1e-7):

@@ -46,11 +46,22 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, grad_out):
-        """Run every layer backward; returns dL/dx of the network input."""
-        for layer in reversed(self.layers):
+    def backward(self, grad_out, input_grad=True):
+        """Run every layer backward; returns dL/dx of the network input.
+
+        With ``input_grad=False`` the caller needs only the parameters'
+        gradients and gets None: a first layer that is ``Dense`` then
+        skips its dL/dx, one of its three matrix products.
+        """
+        for layer in reversed(self.layers[1:]):
             grad_out = layer.backward(grad_out)
-        return grad_out
+        if not self.layers:
+            return grad_out if input_grad else None
+        first = self.layers[0]
+        if not input_grad and isinstance(first, Dense):
+            return first.backward(grad_out, input_grad=False)
+        grad_in = first.backward(grad_out)
+        return grad_in if input_grad else None
 
     def zero_grad(self):
         for layer in self.layers:

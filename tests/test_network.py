@@ -32,6 +32,22 @@ def test_forward_backward_equal_composition_by_hand(rng):
     np.testing.assert_array_equal(net(x), y)  # __call__ is forward
 
 
+@pytest.mark.parametrize("layers", [
+    lambda: [Dense(4, 3, rng=0), Tanh(), Dense(3, 2, rng=1)],  # a Dense sees the data
+    lambda: [Tanh(), Dense(4, 2, rng=1)],  # an activation does
+])
+def test_backward_without_input_grad(layers, rng):
+    """input_grad=False returns None and the same parameter gradients."""
+    full, lean = Sequential(layers()), Sequential(layers())
+    x, g = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+    full.forward(x)
+    lean.forward(x)
+    assert full.backward(g) is not None
+    assert lean.backward(g, input_grad=False) is None
+    for (_, _, a), (_, _, b) in zip(full.named_parameters(), lean.named_parameters()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_params_and_grads_are_aligned_live_arrays():
     net = Sequential([Flatten(), Dense(4, 3, rng=0), ReLU(), Dense(3, 4, rng=1), Reshape((2, 2))])
     names = [name for name, _, _ in net.named_parameters()]

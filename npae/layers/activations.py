@@ -2,19 +2,64 @@
 
 Each activation also exposes ``derivative(x)`` (f'(x)) and
 ``second_derivative(x)`` (f''(x)), which the contractive penalty needs.
+
+ReLU, LeakyReLU, Sigmoid and Tanh have two backward implementations that
+tests keep equal, side by side in ``_backward``: the NumPy expression of
+the rule (``backend="numpy"``) and a one-pass loop from
+``npae.kernels.dense`` (``backend="numba"``, the default: 2 to 20 times
+faster).
 """
 
 import numpy as np
-from scipy.special import expit
 
-from npae._validation import check_number
+from npae._validation import check_choice, check_number
+from npae.kernels import dense as kernels
 from npae.layers.base import Layer
+
+BACKENDS = ("numba", "numpy")
+
+
+def _sigmoid(x):
+    """1 / (1 + exp(-x)) in three in-place passes (NumPy's exp is vectorized).
+
+    Where exp(-x) overflows (x below about -88 in float32, -709 in
+    float64) it is inf and the result is exactly 0, the correct limit.
+    """
+    y = np.negative(x)
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1
+    return np.reciprocal(y, out=y)
+
+
+def _flat(a):
+    """A 1-d C-ordered view of ``a`` (a copy only if ``a`` is not C-contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _fused_backward(kernel, grad_out, saved, *args):
+    """dx from a one-pass loop ``kernel(g, saved, *args, dx)`` over flat arrays."""
+    dx = np.empty(grad_out.shape, dtype=grad_out.dtype)
+    kernel(_flat(grad_out), _flat(saved), *args, dx.reshape(-1))
+    return dx
 
 
 class Activation(Layer):
-    """Base of the elementwise activations: any input shape, no parameters."""
+    """Base of the elementwise activations: any input shape, no parameters.
+
+    Parameters
+    ----------
+    dtype, rng : see ``Layer``.
+    backend : {"numba", "numpy"}, default "numba"
+        Backward through the fused loop of ``npae.kernels.dense`` where the
+        activation has one, or through the NumPy expression.
+    """
 
     trainable = False
+
+    def __init__(self, dtype="float64", rng=None, backend="numba"):
+        super().__init__(dtype=dtype, rng=rng)
+        self.backend = check_choice(backend, "backend", self.name, BACKENDS)
 
     def forward(self, x, training=True):
         self._check_input(x, x.ndim if isinstance(x, np.ndarray) and x.ndim >= 2 else 2)
@@ -29,6 +74,7 @@ class Activation(Layer):
         return self._backward(grad_out, x, y)
 
     def _backward(self, grad_out, x, y):
+        """dx = g f'(x), from the saved input ``x`` and output ``y``."""
         return grad_out * self.derivative(x)
 
     def function(self, x):
@@ -39,6 +85,9 @@ class Activation(Layer):
 
     def second_derivative(self, x):
         raise NotImplementedError
+
+    def get_config(self):
+        return {"backend": self.backend, **super().get_config()}
 
 
 class Identity(Activation):
@@ -70,14 +119,16 @@ class ReLU(Activation):
         return np.zeros_like(x)
 
     def _backward(self, grad_out, x, y):
+        if self.backend == "numba":
+            return _fused_backward(kernels.relu_backward, grad_out, y)
         return np.where(x > 0, grad_out, 0).astype(self.dtype, copy=False)
 
 
 class LeakyReLU(Activation):
     """y = x if x > 0 else alpha x.  Backward: dx = g * (1 if x > 0 else alpha)."""
 
-    def __init__(self, alpha=0.01, dtype="float64", rng=None):
-        super().__init__(dtype=dtype, rng=rng)
+    def __init__(self, alpha=0.01, dtype="float64", rng=None, backend="numba"):
+        super().__init__(dtype=dtype, rng=rng, backend=backend)
         self.alpha = check_number(alpha, "alpha", "LeakyReLU", low=0)
 
     def function(self, x):
@@ -89,6 +140,11 @@ class LeakyReLU(Activation):
     def second_derivative(self, x):
         return np.zeros_like(x)
 
+    def _backward(self, grad_out, x, y):
+        if self.backend == "numba":
+            return _fused_backward(kernels.leaky_relu_backward, grad_out, x, self.alpha)
+        return grad_out * self.derivative(x)
+
     def get_config(self):
         return {"alpha": self.alpha, **super().get_config()}
 
@@ -97,17 +153,19 @@ class Sigmoid(Activation):
     """y = 1 / (1 + exp(-x)).  Backward: dx = g * y (1 - y)."""
 
     def function(self, x):
-        return expit(x)
+        return _sigmoid(x)
 
     def derivative(self, x):
-        s = expit(x)
+        s = _sigmoid(x)
         return s * (1 - s)
 
     def second_derivative(self, x):
-        s = expit(x)
+        s = _sigmoid(x)
         return s * (1 - s) * (1 - 2 * s)
 
     def _backward(self, grad_out, x, y):
+        if self.backend == "numba":
+            return _fused_backward(kernels.sigmoid_backward, grad_out, y)
         return grad_out * y * (1 - y)
 
 
@@ -125,6 +183,8 @@ class Tanh(Activation):
         return -2 * t * (1 - t**2)
 
     def _backward(self, grad_out, x, y):
+        if self.backend == "numba":
+            return _fused_backward(kernels.tanh_backward, grad_out, y)
         return grad_out * (1 - y * y)
 
 
@@ -135,10 +195,10 @@ class Softplus(Activation):
         return np.logaddexp(0, x).astype(x.dtype, copy=False)
 
     def derivative(self, x):
-        return expit(x)
+        return _sigmoid(x)
 
     def second_derivative(self, x):
-        s = expit(x)
+        s = _sigmoid(x)
         return s * (1 - s)
 
 
@@ -148,7 +208,7 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(name, dtype="float64"):
+def get_activation(name, dtype="float64", backend="numba"):
     """Build an activation layer from its name (see ``ACTIVATIONS``)."""
     if isinstance(name, Activation):
         return name
@@ -157,4 +217,4 @@ def get_activation(name, dtype="float64"):
         raise ValueError(
             f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}"
         )
-    return ACTIVATIONS[key](dtype=dtype)
+    return ACTIVATIONS[key](dtype=dtype, backend=backend)

@@ -14,11 +14,15 @@ def _dense_forward(x, W, b, out=None):
     return y
 
 
-def _dense_backward(grad_out, x, W):
-    """dx = g W^T, dW = x^T g, db = sum_n g."""
-    dx = grad_out @ W.T
-    dW = x.T @ grad_out
-    db = grad_out.sum(axis=0)
+def _dense_backward(grad_out, x, W, dW=None, db=None, input_grad=True):
+    """dx = g W^T, dW = x^T g, db = sum_n g.
+
+    ``dW`` and ``db``, when given, are written in place (no allocation);
+    ``input_grad=False`` skips dx (returned as None).
+    """
+    dW = np.matmul(x.T, grad_out, out=dW)
+    db = np.add.reduce(grad_out, axis=0, out=db)
+    dx = grad_out @ W.T if input_grad else None
     return dx, dW, db
 
 
@@ -46,7 +50,10 @@ class Dense(Layer):
     Notes
     -----
     Backward, with g = dL/dy:  dL/dx = g W^T,  dL/dW = x^T g,
-    dL/db = sum over the batch of g.
+    dL/db = sum over the batch of g. The products land in scratch arrays
+    kept between steps and are then added into ``grads`` (gradients
+    accumulate); ``backward(g, input_grad=False)`` skips dL/dx, one of the
+    three matrix products, for a layer that sees the data.
 
     Examples
     --------
@@ -66,6 +73,8 @@ class Dense(Layer):
         rng_ = self._generator()
         self._add_param("W", initialize(init, shape, shape[0], shape[1], rng_, self.dtype))
         self._add_param("b", np.zeros(self.out_features))
+        # dW and db of one backward pass, before they are added into grads.
+        self._scratch = {key: np.empty_like(p) for key, p in self.params.items()}
 
     def forward(self, x, training=True):
         self._check_input(x, 2, (self.in_features,))
@@ -73,10 +82,12 @@ class Dense(Layer):
             self._cache = x
         return _dense_forward(x, self.params["W"], self.params["b"])
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, input_grad=True):
+        """Add dL/dW and dL/db into ``grads``; return dL/dx (None if not ``input_grad``)."""
         x = self._saved()
         self._check_grad(grad_out, (x.shape[0], self.out_features))
-        dx, dW, db = _dense_backward(grad_out, x, self.params["W"])
+        dx, dW, db = _dense_backward(grad_out, x, self.params["W"], self._scratch["W"],
+                                     self._scratch["b"], input_grad)
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx

@@ -174,3 +174,31 @@ def test_init_for(activation, expected):
 
 def test_output_shape():
     assert Dense(7, 3).output_shape((7,)) == (3,)
+
+
+def test_backward_without_input_grad(rng):
+    """input_grad=False returns None and leaves exactly the same parameter gradients."""
+    full, lean = Dense(4, 3, rng=0), Dense(4, 3, rng=0)
+    x, g = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    full.forward(x)
+    lean.forward(x)
+    assert full.backward(g) is not None
+    assert lean.backward(g, input_grad=False) is None
+    for key in full.grads:
+        np.testing.assert_array_equal(lean.grads[key], full.grads[key])
+
+
+def test_scratch_buffers_serve_any_batch_size(rng):
+    """Gradients land through fixed scratch arrays: batches of any size, still accumulated."""
+    layer = Dense(3, 2, rng=0)
+    expected = {"W": np.zeros((3, 2)), "b": np.zeros(2)}
+    for n in (4, 1, 7):
+        x, g = rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+        layer.forward(x)
+        dx = layer.backward(g)
+        expected["W"] += x.T @ g
+        expected["b"] += g.sum(axis=0)
+        np.testing.assert_allclose(dx, g @ layer.params["W"].T, rtol=1e-14)
+    for key in expected:
+        np.testing.assert_allclose(layer.grads[key], expected[key], rtol=1e-14)
+    assert not any(np.shares_memory(dx, a) for a in layer.grads.values())
