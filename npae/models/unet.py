@@ -522,7 +522,7 @@ class UNet(BaseAutoencoder):
         return self._loss(self._logits(X), Y)[0]
 
     # -- fitting and using --------------------------------------------------------------
-    def fit(self, X, Y=None, callbacks=None):
+    def fit(self, X, Y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
         """Train on images ``X`` and their masks or labels ``Y``; returns ``self``.
 
         Parameters
@@ -532,8 +532,12 @@ class UNet(BaseAutoencoder):
             (N, 1, H, W) masks of 0 and 1 for ``out_channels=1``, (N, H, W)
             integer labels otherwise; or at the output size (see the class doc).
         callbacks : list of npae.train.Callback, optional
+        checkpoint, checkpoint_every, resume
+            Periodic checkpoints and bit-identical resumption, as in
+            ``BaseAutoencoder.fit``.
         """
-        X = self._initialize(X)
+        X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             resume=resume)
         Y = self._check_targets(Y, X.shape[0])
         self._train(self.network_, self._step, self._evaluate, X, Y, callbacks=callbacks or ())
         return self
