@@ -161,6 +161,9 @@ def check_sizes(sizes, name, owner, allow_empty=True):
     """Require a sequence of positive ints (layer widths)."""
     if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
         sizes = (sizes,)
+    if isinstance(sizes, (str, bytes, dict, set, frozenset)):
+        # tuple() would take them apart: "64" -> ("6", "4"), "" -> ()
+        raise TypeError(f"{owner}: {name} must be a sequence of ints, got {sizes!r}")
     try:
         sizes = tuple(sizes)
     except TypeError:
