@@ -316,9 +316,11 @@ def test_bad_checkpoint_arguments(tmp_path, monkeypatch, kwargs, error, message)
 class TwoStage(Autoencoder):
     """A test model whose fit trains twice, on data the first stage's weights produce."""
 
+    first_epochs = 3
+
     def fit(self, X, y=None, callbacks=None, **checkpointing):
         X = self._initialize(X, **checkpointing)
-        self._train(self.network_, self._step, self._evaluate, X, epochs=3)
+        self._train(self.network_, self._step, self._evaluate, X, epochs=self.first_epochs)
         first = dict(self.history_)
         self.history_ = {"loss": []}
         shifted = X + 0.1 * self.reconstruct(X)  # depends on the weights: allowed
@@ -352,6 +354,20 @@ def test_a_fit_with_several_stages_resumes_exactly(tmp_path, stage, at):
     resumed = TwoStage(**params).fit(X, checkpoint=path, resume=True)
     assert same_arrays(weights(resumed), weights(reference))
     assert resumed.history_ == reference.history_
+
+
+def test_the_epochs_of_a_finished_stage_cannot_change(tmp_path):
+    X = data()
+    params = dict(hidden_sizes=(4,), code_size=2, epochs=4, batch_size=8, random_state=0)
+    path = tmp_path / "run.npz"
+    with pytest.raises(KeyboardInterrupt):
+        TwoStage(**params).fit(X, callbacks=[InterruptAt(2)], checkpoint=path)
+    longer = TwoStage(**params)
+    longer.first_epochs = 5
+    with pytest.raises(CheckpointError, match="stage 0 had finished its 3 epochs; it cannot "
+                                              "run 5 now"):
+        longer.fit(X, checkpoint=path, resume=True)
+    TwoStage(**{**params, "epochs": 6}).fit(X, checkpoint=path, resume=True)  # the last may
 
 
 @pytest.mark.parametrize("n_batches", [11, 22], ids=["pretraining-layer-1", "fine-tuning"])

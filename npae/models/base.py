@@ -173,10 +173,11 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         without training; the call that was in progress continues from its
         saved weights and epoch.
         """
+        epochs = self.epochs if epochs is None else epochs
         checkpointing = getattr(self, "_checkpointing", None)
         saved = None
         if checkpointing is not None:
-            saved = checkpointing.begin_call(self._rng, X, Y)
+            saved = checkpointing.begin_call(self._rng, X, Y, epochs)
             if saved is not None and "history" in saved:
                 self.history_ = History(saved["history"])
                 checkpointing.skip_call(saved)
@@ -190,8 +191,7 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
             X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
         trainer = Trainer(
             network, self._make_optimizer(network), step, evaluate,
-            epochs=self.epochs if epochs is None else epochs,
-            batch_size=self.batch_size, rng=self._rng,
+            epochs=epochs, batch_size=self.batch_size, rng=self._rng,
             early_stopping=self.early_stopping, patience=self.patience,
             callbacks=callbacks, verbose=self.verbose,
             description=description or type(self).__name__,
@@ -290,10 +290,11 @@ class _Checkpointing:
 
     A checkpoint's training state is ``{"calls": [...]}``, one record per
     ``_train`` call of the fit that wrote it: the generator state when the
-    call began (``rng``), a fingerprint of its data (``data``) and either,
-    for a call that had finished, its ``history`` and the network's
-    ``weights`` at its end, or, for the one in progress (always the last),
-    the ``trainer`` state (``Trainer.state_dict()``).
+    call began (``rng``), a fingerprint of its data (``data``), the
+    ``epochs`` it was asked for, and either, for a call that had finished,
+    its ``history`` and the network's ``weights`` at its end, or, for the
+    one in progress (always the last), the ``trainer`` state
+    (``Trainer.state_dict()``).
     """
 
     def __init__(self, estimator, path, every, resumed=None, saved_calls=()):
@@ -366,22 +367,34 @@ class _Checkpointing:
                 f"{then[1]}, got samples of shape {tuple(X.shape[1:])} and dtype {X.dtype}"
             )
         calls = state.get("calls") if isinstance(state, dict) else None
-        finished = {"rng", "data", "history", "weights"}
+        finished = {"rng", "data", "epochs", "history", "weights"}
         if (not isinstance(calls, list) or not calls
                 or not all(isinstance(c, dict) and finished <= set(c) for c in calls[:-1])
                 or not isinstance(calls[-1], dict)
-                or not {"rng", "data", "trainer"} <= set(calls[-1])):
+                or not {"rng", "data", "epochs", "trainer"} <= set(calls[-1])):
             raise model_files.CheckpointError(f"{path!r}: its training state is malformed")
 
-    def begin_call(self, rng, X, Y):
+    def begin_call(self, rng, X, Y, epochs):
         """Start a ``_train`` call; returns its record in the checkpoint resumed from, or None."""
         index = len(self.calls)
         saved = self.saved_calls[index] if index < len(self.saved_calls) else None
         if saved is not None:
-            rng.bit_generator.state = saved["rng"]
+            try:
+                rng.bit_generator.state = saved["rng"]
+            except (TypeError, ValueError, KeyError) as err:
+                raise model_files.CheckpointError(
+                    f"{self.path!r}: its generator state does not fit this model's: {err}"
+                ) from None
         data = {"X": self._fingerprint(X), "Y": None if Y is None else self._fingerprint(Y)}
-        self.current = {"rng": rng.bit_generator.state, "data": data}
-        if saved is not None and "trainer" in saved and saved["data"] != data:
+        self.current = {"rng": rng.bit_generator.state, "data": data, "epochs": epochs}
+        if saved is None:
+            return None
+        if "history" in saved and saved["epochs"] != epochs:
+            raise model_files.CheckpointError(
+                f"{self.path!r}: training stage {index} had finished its {saved['epochs']} "
+                f"epochs; it cannot run {epochs} now (only the stage in progress may change)"
+            )
+        if "trainer" in saved and saved["data"] != data:
             which = "X" if saved["data"]["X"] != data["X"] else "Y"
             then, now = saved["data"][which], data[which]
             raise model_files.CheckpointError(
@@ -398,7 +411,11 @@ class _Checkpointing:
 
     def skip_call(self, saved):
         """A call that had finished before the checkpoint: set the weights it ended with."""
-        self.estimator.network_.load_state_dict(saved["weights"])
+        try:
+            self.estimator.network_.load_state_dict(saved["weights"])
+        except (KeyError, ValueError) as err:
+            raise model_files.CheckpointError(
+                f"{self.path!r}: its saved weights do not fit this model: {err}") from None
         self.end_call(saved["history"])
 
     def resume_trainer(self, trainer, saved):
