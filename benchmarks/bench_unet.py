@@ -118,7 +118,7 @@ def best_threshold_iou(X, masks):
     return max(iou_score(masks, (X > t).astype(int)) for t in np.linspace(0.05, 0.95, 19))
 
 
-def train_rows():
+def train_rows(threads):
     """Held-out IoU after training on 2,000 images of 32 x 32 (500 held out)."""
     rows = []
     cases = [("binary", 0.1, 1, 15), ("binary", 0.3, 1, 15), ("3 classes", 0.1, 4, 25)]
@@ -131,7 +131,8 @@ def train_rows():
         model = UNet(**ARCH, out_channels=out_channels, epochs=epochs, random_state=0)
         model.fit(X_train, Y_train)
         seconds = time.perf_counter() - start
-        row = {"case": f"shapes 32x32, {task}, noise {noise}", "epochs": epochs,
+        row = {"case": f"shapes 32x32, {task}, noise {noise}", "threads": threads,
+               "epochs": epochs,
                "train_s": seconds, "test_iou": model.score(X_test, Y_test),
                "train_iou": model.score(X_train, Y_train),
                "threshold_iou": best_threshold_iou(X_test, Y_test) if out_channels == 1 else ""}
@@ -164,7 +165,7 @@ def main():
     write_results("unet", rows, env)
     if args.train:
         with threadpool_limits(args.threads[0], user_api="blas"):
-            write_results("unet_train", train_rows(), env)
+            write_results("unet_train", train_rows(args.threads[0]), env)
 
 
 if __name__ == "__main__":
