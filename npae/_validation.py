@@ -161,8 +161,11 @@ def check_sizes(sizes, name, owner, allow_empty=True):
     """Require a sequence of positive ints (layer widths)."""
     if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
         sizes = (sizes,)
+    if isinstance(sizes, (str, bytes)) and sizes:
+        # tuple() would take it apart, "64" -> ("6", "4"): refuse it as its first item
+        raise TypeError(f"{owner}: each of {name} must be an int, got {sizes[:1]!r} "
+                        f"({name}={sizes!r} is a string, not a sequence of ints)")
     if isinstance(sizes, (str, bytes, dict, set, frozenset)):
-        # tuple() would take them apart: "64" -> ("6", "4"), "" -> ()
         raise TypeError(f"{owner}: {name} must be a sequence of ints, got {sizes!r}")
     try:
         sizes = tuple(sizes)

@@ -12,8 +12,9 @@ is put back to an epoch boundary before the error propagates:
 
 - a NaN or inf loss stops training with a ``TrainingDivergedError`` (a
   ``FloatingPointError``) naming the epoch and batch, and keeps the last
-  *good* epoch: the newest whose weights then gave a finite loss on the next
-  batch (so a failure on an epoch's first batch condemns the epoch before);
+  *good* epoch: the newest whose weights then gave a finite loss, on the
+  validation data or on the next batch (so a failure on an epoch's first
+  batch condemns the epoch before);
 - a ``KeyboardInterrupt`` keeps the last finished epoch.
 
 ``state_dict`` / ``load_state_dict`` save and restore that state (the weights
@@ -95,10 +96,11 @@ class Trainer:
         training after an epoch newer than the last checkpoint.
     checkpoint_every : int, default 1
     check_final : bool, default False
-        After the last epoch, call ``evaluate`` once more on the first batch
-        so that the final weights, like every epoch's, are kept only if they
-        give a finite loss (otherwise: ``TrainingDivergedError`` and the
-        previous epoch's weights). The estimators turn it on.
+        After the last epoch, unless a validation loss already did, call
+        ``evaluate`` once more on the first batch so that the final weights,
+        like every epoch's, are kept only if they give a finite loss
+        (otherwise: ``TrainingDivergedError`` and the previous epoch's
+        weights).
     """
 
     def __init__(self, network, optimizer, step, evaluate=None, *, epochs, batch_size, rng,
@@ -220,6 +222,8 @@ class Trainer:
                     if self.early_stopping:
                         self._update_early_stopping(logs)
                     self._latest = self._snapshot()
+                    if "val_loss" in logs:  # measured with these very weights
+                        self._confirm_latest()
                     bar.update(1)
                     bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
                     for cb in self.callbacks:

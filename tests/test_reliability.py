@@ -248,3 +248,83 @@ def test_a_refused_fit_leaves_the_fitted_model_alone():
         model.fit(X)
     assert same_arrays(weights(model), before)
     assert model.transform(X).shape == (10, 2)
+
+
+# -- which epoch counts as good: the Trainer's rule --------------------------------------
+
+def _trainer(step_wrapper=None, evaluate=True, **kwargs):
+    from npae import losses
+    from npae.network import mlp
+    from npae.optim import SGD
+    from npae.train import Trainer
+
+    net = mlp([6, 4, 6], "tanh", rng=0)
+
+    def step(xb, yb):
+        loss, grad = losses.mean_squared_error(net.forward(xb), yb)
+        net.backward(grad)
+        return loss
+
+    def evaluate_fn(x, y):
+        return losses.mean_squared_error(net.forward(x, training=False), y)[0]
+
+    recorder = EpochRecorder()
+    trainer = Trainer(net, SGD(net.params(), net.grads(), lr=0.05),
+                      step_wrapper(step) if step_wrapper else step,
+                      evaluate_fn if evaluate else None, batch_size=8,
+                      rng=np.random.default_rng(0), callbacks=[recorder], **kwargs)
+    return trainer, net, recorder
+
+
+def _nan_at_call(k):
+    """Wrap a step to return NaN on its k-th call (0-based)."""
+    def wrap(step):
+        calls = []
+
+        def wrapped(xb, yb):
+            calls.append(1)
+            loss = step(xb, yb)
+            return float("nan") if len(calls) == k + 1 else loss
+        return wrapped
+    return wrap
+
+
+@pytest.mark.parametrize("validate", [False, True])
+def test_a_nan_on_an_epochs_first_batch_condemns_the_weights_before_it(validate):
+    """Unless a finite validation loss vouched for them: then they are kept."""
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    trainer, net, recorder = _trainer(_nan_at_call(10), epochs=5)  # epoch 3, batch 1
+    with pytest.raises(TrainingDivergedError, match="at epoch 3, batch 1") as info:
+        trainer.fit(X, validation_data=(X, X) if validate else None)
+    good = 2 if validate else 1
+    assert f"the weights from the end of epoch {good} were kept" in str(info.value)
+    assert same_arrays(net.params(), recorder.weights[good])
+    assert len(trainer.history["loss"]) == good
+
+
+def test_check_final_refuses_final_weights_that_overflow():
+    X = np.random.default_rng(0).normal(size=(40, 6))
+
+    class PoisonAtTheEnd(Callback):
+        def on_batch_end(self, trainer, logs):
+            if (logs["epoch"], logs["batch"]) == (3, 5):
+                trainer.network.params()[-2][...] = 1e300  # finite, but the loss overflows
+
+    trainer, net, recorder = _trainer(epochs=3, check_final=True)
+    trainer.callbacks.append(PoisonAtTheEnd())
+    with np.errstate(all="ignore"), pytest.raises(
+            TrainingDivergedError, match="loss of the final weights became .* at epoch 3; "
+                                         "the weights from the end of epoch 2 were kept"):
+        trainer.fit(X)
+    assert same_arrays(net.params(), recorder.weights[2])
+    assert len(trainer.history["loss"]) == 2
+
+
+def test_check_final_changes_nothing_when_the_weights_are_fine():
+    X = np.random.default_rng(0).normal(size=(40, 6))
+    plain, plain_net, _ = _trainer(epochs=3)
+    checked, checked_net, _ = _trainer(epochs=3, check_final=True)
+    plain.fit(X)
+    checked.fit(X)
+    assert same_arrays(plain_net.params(), checked_net.params())
+    assert checked.rng.bit_generator.state == plain.rng.bit_generator.state

@@ -197,7 +197,6 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
             description=description or type(self).__name__,
             checkpoint=None if checkpointing is None else checkpointing.write,
             checkpoint_every=1 if checkpointing is None else checkpointing.every,
-            check_final=True,
         )
         trainer.history = self.history_ = History(self.history_)
         if saved is not None:
