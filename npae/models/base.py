@@ -229,6 +229,7 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
         self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
     # -- using a fitted model ---------------------------------------------------
@@ -431,6 +432,7 @@ class _Checkpointing:
         except (KeyError, TypeError, ValueError) as err:
             raise model_files.CheckpointError(
                 f"{self.path!r}: its training state does not fit this model: {err}") from None
+        self.resumed = None  # the file's arrays are not needed any more
 
     def end_call(self, history):
         """A call finished: remember its history and the weights it ended with."""
