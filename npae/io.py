@@ -199,6 +199,10 @@ def _write(estimator, path, checkpoint=None):
 
 def _atomic_savez(path, payload):
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory, not a file")
     # Not tempfile.mkstemp: its files are private (0600); a model file gets the
     # permissions of any file the user creates (0666 minus the umask).
     tmp = os.path.join(directory, f".npae-{secrets.token_hex(8)}.tmp")
@@ -323,6 +327,9 @@ def load(path, expected_class=None):
     where = repr(os.fspath(path))
     name = header["class"]
     if expected_class is not None:
+        if not isinstance(expected_class, (str, type)):
+            raise TypeError(f"expected_class must be a class or a class name, "
+                            f"got {expected_class!r}")
         want = expected_class if isinstance(expected_class, str) else expected_class.__name__
         if want != name:
             raise WrongClassError(f"{where} holds a {name}, not a {want}")

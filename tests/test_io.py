@@ -287,6 +287,20 @@ def test_missing_file(tmp_path):
         npae.load(tmp_path / "nothing.npz")
 
 
+def test_saving_where_no_file_can_be(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no directory .*missing"):
+        fitted().save(tmp_path / "missing" / "m.npz")
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        fitted().save(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_expected_class_must_be_a_class_or_its_name(saved):
+    with pytest.raises(TypeError, match="expected_class must be a class or a class name, "
+                                        "got 3"):
+        npae.load(saved, expected_class=3)
+
+
 def test_unfitted_save_raises(tmp_path):
     with pytest.raises(ValueError, match="Autoencoder is not fitted: call fit before save"):
         Autoencoder().save(tmp_path / "x.npz")
