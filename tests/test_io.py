@@ -9,7 +9,7 @@ from functools import cache
 
 import numpy as np
 import pytest
-from test_reliability import NAMES, fit_tiny, outputs, tiny_data
+from test_reliability import NAMES, fit_tiny, make_tiny, outputs, tiny_data
 
 import npae
 from npae import Autoencoder, LinearAutoencoder
@@ -544,3 +544,34 @@ def test_a_recomputed_checksum_does_not_get_a_bad_header_through(saved, change, 
 def test_checkpoint_errors_are_model_file_errors():
     assert issubclass(CheckpointError, ModelFileError)
     assert set(estimator_classes()) == set(NAMES)
+
+
+VARIANTS = [
+    ("VAE", dict(architecture="conv", channels=(2,), likelihood="gaussian"), (8, 1, 8, 8)),
+    ("ConvAutoencoder", dict(decoder="transposed", channels=(2, 3)), (8, 1, 7, 9)),
+    ("UNet", dict(out_channels=3, up="upsample", padding=0), (8, 1, 20, 20)),
+    ("StackedAutoencoder", dict(pretrain=False), (8, 6)),
+    ("SparseAutoencoder", dict(penalty="l1", dtype="float32"), (8, 6)),
+]
+
+
+@pytest.mark.parametrize("name, params, shape", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_architecture_variants_round_trip_bit_exact(tmp_path, name, params, shape):
+    X = np.random.default_rng(0).uniform(size=shape)
+    model = make_tiny(name, **params)
+    if name == "UNet":
+        model.fit(X, (X[:, 0] * 3).astype(np.int64))
+    else:
+        model.fit(X)
+    model.save(tmp_path / "m.npz")
+    loaded = npae.load(tmp_path / "m.npz")
+    assert same_state(loaded, model)
+    for method, out in outputs(model, X).items():
+        np.testing.assert_array_equal(outputs(loaded, X)[method], out, err_msg=method)
+
+
+def same_state(a, b):
+    arrays_a, arrays_b = fitted_arrays(a), fitted_arrays(b)
+    return arrays_a.keys() == arrays_b.keys() and all(
+        np.array_equal(arrays_a[k], arrays_b[k]) and arrays_a[k].dtype == arrays_b[k].dtype
+        for k in arrays_a)
