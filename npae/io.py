@@ -220,14 +220,21 @@ def _atomic_savez(path, payload):
 
 
 def _fsync_directory(directory):
-    """Make the rename itself durable (a power cut could otherwise undo it)."""
-    if not hasattr(os, "O_DIRECTORY"):  # Windows: directories cannot be opened
+    """Make the rename itself durable (a power cut could otherwise undo it).
+
+    Best effort: the file is already complete and in place, so a file system
+    that cannot sync a directory (Windows, some network mounts) is no error.
+    """
+    if not hasattr(os, "O_DIRECTORY"):
         return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 # -- loading ----------------------------------------------------------------------

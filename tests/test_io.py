@@ -287,6 +287,22 @@ def test_missing_file(tmp_path):
         npae.load(tmp_path / "nothing.npz")
 
 
+def test_a_directory_that_cannot_be_synced_is_no_error(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+    synced = []
+
+    def fsync(fd):  # the file's sync works, the directory's (the second) fails
+        if synced:
+            raise OSError("fsync of a directory is not supported here")
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    fitted().save(tmp_path / "m.npz")
+    monkeypatch.undo()
+    npae.load(tmp_path / "m.npz")
+
+
 def test_saving_where_no_file_can_be(tmp_path):
     with pytest.raises(FileNotFoundError, match="no directory .*missing"):
         fitted().save(tmp_path / "missing" / "m.npz")
