@@ -210,7 +210,8 @@ class Trainer:
                 f"got {n} rows and {len(Y)} targets"
             )
         # Weights are "good" once a forward pass with them gave a finite loss (the
-        # next batch's); the end of the newest epoch waits for that in ``latest``.
+        # validation loss or the next batch's); until then the end of the newest
+        # epoch waits in ``latest``. Both are snapshots to roll back to.
         self._good, self._latest, self._updates = self._snapshot(), None, 0
         checkpointed = self.epoch  # the newest epoch a checkpoint holds (or needs not hold)
         with self._progress() as bar:
@@ -244,6 +245,8 @@ class Trainer:
                 if self.checkpoint is not None and self.epoch > checkpointed:
                     self.checkpoint(self)
                 raise
+            finally:
+                self._good = self._latest = None  # let go of the snapshots
         if self.early_stopping and self.best_weights is not None:
             self._restore_weights(self.best_weights)
         return self.history
