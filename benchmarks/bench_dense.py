@@ -1,12 +1,16 @@
 """Time one dense autoencoder training step (forward + backward + Adam).
 
 Cases: 784-256-64-256-784 at batch 128 and 64-32-8-32-64 at batch 64, in
-float32 and float64; npae beside PyTorch CPU (when installed) in the same
-process, taking turns, and beside the BLAS GEMM rate for the same matrix
-products. Medians of repeated runs after warm-up. Writes
-``benchmarks/results/dense.json`` and prints a Markdown table.
+float32 and float64, ReLU hidden layers and a sigmoid output, MSE loss.
+Contenders take turns in one process: npae (``Sequential`` + ``Adam``, the
+parameter gradients only, as PyTorch computes them), PyTorch CPU and
+numpy-ml (the pure-NumPy peer, float64 only: it keeps float64 weights) when
+they are installed, and the same matrix products alone (the BLAS limit of
+the step). Medians of repeated runs after warm-up (a timed turn of the small network is
+20 consecutive steps). Writes
+``benchmarks/results/dense.json`` and ``dense.md`` and prints the table.
 
-    python benchmarks/bench_dense.py [--repeats 200]
+    python benchmarks/bench_dense.py [--repeats 100] [--threads N] [--quick]
 """
 
 import argparse
@@ -21,7 +25,10 @@ from npae.losses import mean_squared_error
 from npae.network import Sequential
 from npae.optim import Adam
 
-CASES = [((784, 256, 64, 256, 784), 128), ((64, 32, 8, 32, 64), 64)]
+# (layer widths, batch size, steps per timed turn): a turn of the small
+# network runs 20 steps back to back, as training does, so that each
+# contender is timed with its own data in cache rather than its rival's.
+CASES = [((784, 256, 64, 256, 784), 128, 1), ((64, 32, 8, 32, 64), 64, 20)]
 
 
 def npae_step(sizes, batch, dtype, rng):
@@ -36,7 +43,7 @@ def npae_step(sizes, batch, dtype, rng):
     def step():
         net.zero_grad()
         loss, grad = mean_squared_error(net.forward(x), x)
-        net.backward(grad)
+        net.backward(grad, input_grad=False)
         opt.step()
 
     return step
@@ -63,6 +70,43 @@ def torch_step(sizes, batch, dtype, rng):
     return step
 
 
+def import_numpy_ml():
+    """numpy-ml's layers and Adam, or None; 0.1.2 needs ``collections.Hashable`` (gone in 3.10)."""
+    import collections
+    import collections.abc
+    import warnings
+
+    collections.Hashable = collections.abc.Hashable
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its reinforcement-learning part asks for gym
+            from numpy_ml.neural_nets.layers import FullyConnected
+            from numpy_ml.neural_nets.optimizers import Adam as NumpyMLAdam
+    except ImportError:
+        return None
+    return FullyConnected, NumpyMLAdam
+
+
+def numpy_ml_step(sizes, batch, dtype, rng, numpy_ml):
+    FullyConnected, NumpyMLAdam = numpy_ml
+    layers = [FullyConnected(b, act_fn="ReLU" if i < len(sizes) - 2 else "Sigmoid",
+                             optimizer=NumpyMLAdam(lr=1e-3))
+              for i, b in enumerate(sizes[1:])]
+    x = rng.uniform(size=(batch, sizes[0])).astype(dtype)
+
+    def step():
+        y = x
+        for layer in layers:
+            y = layer.forward(y)
+        grad = 2 * (y - x) / y.size
+        for layer in reversed(layers):
+            grad = layer.backward(grad)
+        for layer in layers:
+            layer.update()
+
+    return step
+
+
 def gemm_flops(sizes, batch):
     """FLOPs of the step's matrix products: 3 GEMMs (fwd, dx, dW) per layer."""
     return sum(3 * 2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:]))
@@ -82,37 +126,80 @@ def gemm_step(sizes, batch, dtype, rng):
     return step
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=100)
-    args = parser.parse_args()
+def repeated(step, times):
+    """``step`` run ``times`` times in a row, as one call."""
+    def run():
+        for _ in range(times):
+            step()
+
+    return run
+
+
+def set_threads(threads):
+    """Limit BLAS (threadpoolctl) and PyTorch to ``threads``; None leaves them alone."""
+    if threads is None:
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
     try:
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS and PyTorch threads (default: leave as they are)")
+    parser.add_argument("--quick", action="store_true", help="3 repeats: a smoke run")
+    args = parser.parse_args()
+    repeats, warmup = (3, 1) if args.quick else (args.repeats, 5)
+    set_threads(args.threads)
+    try:
+        import torch
+
         have_torch = True
     except ImportError:
         have_torch = False
+    numpy_ml = import_numpy_ml()
     rng = np.random.default_rng(0)
     rows = []
-    for sizes, batch in CASES:
+    for sizes, batch, block in CASES:
         for dtype in ("float32", "float64"):
-            runners = {"npae": npae_step(sizes, batch, dtype, rng),
-                       "gemm": gemm_step(sizes, batch, dtype, rng)}
+            steps = {"npae": npae_step(sizes, batch, dtype, rng),
+                     "gemm": gemm_step(sizes, batch, dtype, rng)}
             if have_torch:
-                runners["torch"] = torch_step(sizes, batch, dtype, rng)
-            times = median_time(runners, repeats=args.repeats)
+                steps["torch"] = torch_step(sizes, batch, dtype, rng)
+            if numpy_ml is not None and dtype == "float64":
+                steps["numpy_ml"] = numpy_ml_step(sizes, batch, dtype, rng, numpy_ml)
+            runners = {name: repeated(step, block) for name, step in steps.items()}
+            times = {name: t / block for name, t in
+                     median_time(runners, repeats=repeats, warmup=warmup).items()}
             pause()
             row = {"case": "-".join(map(str, sizes)), "batch": batch, "dtype": dtype,
-                   **{f"{k}_ms": v * 1e3 for k, v in times.items()},
+                   "steps_per_turn": block,
+                   **{f"{k}_ms": times[k] * 1e3 if k in times else "n/a"
+                      for k in ("npae", "torch", "numpy_ml", "gemm")},
                    "npae_gflops": gemm_flops(sizes, batch) / times["npae"] / 1e9,
                    "gemm_gflops": gemm_flops(sizes, batch) / times["gemm"] / 1e9,
-                   "npae_steps_per_s": 1 / times["npae"]}
-            if have_torch:
-                row["ratio_to_torch"] = times["npae"] / times["torch"]
+                   "npae_steps_per_s": 1 / times["npae"],
+                   "ratio_to_gemm": times["npae"] / times["gemm"]}
+            row["ratio_to_torch"] = times["npae"] / times["torch"] if have_torch else "n/a"
+            row["ratio_to_numpy_ml"] = (times["npae"] / times["numpy_ml"]
+                                        if "numpy_ml" in times else "n/a")
             rows.append(row)
             print(row, flush=True)
-    write_results("dense", rows, environment(skipped=[] if have_torch else ["torch"]))
+    skipped = [] if have_torch else ["torch"]
+    skipped += ["numpy-ml (not installed)" if numpy_ml is None else "numpy-ml float32 (it "
+                "computes in float64)"]
+    env = environment(skipped=skipped)
+    env["threads_option"] = args.threads
+    env["repeats"] = repeats
+    write_results("dense", rows, env)
 
 
 if __name__ == "__main__":

@@ -87,7 +87,9 @@ class Activation(Layer):
         raise NotImplementedError
 
     def get_config(self):
-        return {"backend": self.backend, **super().get_config()}
+        # The backend only when it is not the default, as scikit-learn's repr does.
+        backend = {} if self.backend == "numba" else {"backend": self.backend}
+        return {**backend, **super().get_config()}
 
 
 class Identity(Activation):

@@ -168,3 +168,11 @@ def test_no_parameters_and_not_trainable(cls):
     assert layer.params == {} and layer.grads == {}
     assert not layer.trainable
     assert layer.output_shape((3, 4, 5)) == (3, 4, 5)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_numpy_backend_survives_the_config(cls):
+    layer = cls(backend="numpy")
+    assert "backend='numpy'" in repr(layer)
+    assert type(layer)(**layer.get_config()).backend == "numpy"
+    assert "backend" not in repr(cls())
