@@ -11,11 +11,11 @@ import numbers
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from npae._validation import check_array, check_choice
+from npae.io import SaveLoadMixin
 
 SOLVERS = ("auto", "svd", "covariance_eigh")
 
@@ -67,34 +67,8 @@ def _spectrum(X_centered, solver):
 
 
 def _check_2d(X, dtype=None, width=None):
-    """``check_array`` for a (n_samples, n_features) matrix, refusing sparse input.
-
-    Complex, 1-d and featureless input get scikit-learn's wording, which its
-    estimator checks look for.
-    """
-    if scipy.sparse.issparse(X):
-        raise TypeError(
-            f"PCA expected a dense array, got sparse input ({type(X).__name__}); "
-            "densify it with X.toarray()"
-        )
-    if getattr(X, "dtype", None) is not None and np.dtype(X.dtype).kind == "c":
-        raise ValueError(f"Complex data not supported by PCA, got dtype {X.dtype}")
-    X = check_array(X, "PCA", ndim=(1, 2), dtype=dtype, allow_empty=True)
-    if X.ndim == 1:
-        raise ValueError(
-            f"PCA expected a 2-d array, got shape {X.shape}. Reshape your data with "
-            "X.reshape(-1, 1) if it has a single feature or X.reshape(1, -1) if it "
-            "is a single sample."
-        )
-    if X.shape[1] == 0:
-        raise ValueError(
-            f"PCA got 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
-        )
-    if width is not None and X.shape[1] != width:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but PCA is expecting {width} features as input"
-        )
-    return X
+    """``check_array`` for a (n_samples, n_features) matrix of ``width`` features."""
+    return check_array(X, "PCA", ndim=2, dtype=dtype, n_features=width)
 
 
 def discarded_variance(explained_variance, n_components):
@@ -129,7 +103,7 @@ def discarded_variance(explained_variance, n_components):
     return float(explained_variance[n_components:].sum())
 
 
-class PCA(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Principal component analysis: ``z = (x - mean) V_k``, ``x_hat = z V_k^T + mean``.
 
     Closed form: the rows of ``components_`` are the top-k eigenvectors of

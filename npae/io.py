@@ -39,6 +39,20 @@ FORMAT_VERSION = 1
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
+class SaveLoadMixin:
+    """``estimator.save(path)`` and ``Class.load(path)`` for npae estimators."""
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (.npz, no pickle); see ``npae.load``."""
+        save(self, path)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by ``save``, refusing a file of another class."""
+        return load(path, expected_class=cls)
+
+
 class ModelFileError(ValueError):
     """Base of every error raised when a model file is refused."""
 

@@ -25,7 +25,7 @@ writes it every ``checkpoint_every`` epochs, at the end, and on an interrupt.
 import sys
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from npae._validation import NonFiniteInputError, check_int, check_number
 

@@ -13,7 +13,7 @@ def as_generator(seed):
     """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, numbers.Integral):
+    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
         if seed is not None and seed < 0:
             raise ValueError(f"random_state must be a non-negative int, got {seed}")
         return np.random.default_rng(seed)

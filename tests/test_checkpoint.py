@@ -413,28 +413,20 @@ class Countdown(Callback):
             raise KeyboardInterrupt
 
 
-WHY = "its fit calls {} without the checkpoint settings"
-# name: (hyperparameters, the shorter first run, why its test fails today or None)
+# name: (hyperparameters, the shorter first run): estimators whose fit is their own.
 OVERRIDDEN_FIT = {
-    "SparseAutoencoder": (dict(code_size=4, epochs=3), dict(epochs=1),
-                          WHY.format("super().fit(X, callbacks=callbacks)")),
-    "LinearAutoencoder": (dict(n_components=2, solver="gd", epochs=3), dict(epochs=1),
-                          WHY.format("self._initialize(X)")),
+    "SparseAutoencoder": (dict(code_size=4, epochs=3), dict(epochs=1)),
+    "LinearAutoencoder": (dict(n_components=2, solver="gd", epochs=3), dict(epochs=1)),
     "StackedAutoencoder": (dict(layer_sizes=(4, 2), pretrain_epochs=1, finetune_epochs=3),
-                           dict(finetune_epochs=1), WHY.format("self._initialize(X)")),
-    "UNet": (dict(depth=1, base_channels=2, epochs=3), dict(epochs=1), None),
+                           dict(finetune_epochs=1)),
+    "UNet": (dict(depth=1, base_channels=2, epochs=3), dict(epochs=1)),
 }
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-        f"npae/models ({name}): fit must accept checkpoint=None, checkpoint_every=1, "
-        f"resume=False and pass them on ({why})")))
-    if why else name for name, (_, _, why) in sorted(OVERRIDDEN_FIT.items())
-])
+@pytest.mark.parametrize("name", sorted(OVERRIDDEN_FIT))
 def test_every_trained_estimator_takes_the_checkpoint_settings(tmp_path, name):
-    """Passes once the fit passes the settings to _initialize (see test_stacked_resumes...)."""
-    params, shorter, _ = OVERRIDDEN_FIT[name]
+    """Estimators with their own fit pass the checkpoint settings on and resume exactly."""
+    params, shorter = OVERRIDDEN_FIT[name]
     shape = (12, 1, 8, 8) if name == "UNet" else (12, 6)
     X = np.random.default_rng(0).uniform(size=shape)
     extra = ((X > 0.5).astype(np.int64),) if name == "UNet" else ()

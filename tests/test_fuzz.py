@@ -125,12 +125,7 @@ def test_bad_data_after_fit_is_refused_clearly(fitted, name, data):
     assert re.search(hint, str(info.value))
 
 
-@pytest.mark.parametrize("name, axis", [
-    pytest.param(name, axis, marks=pytest.mark.xfail(strict=True, reason=(
-        "npae/decomposition.py: PCA's _check_2d passes allow_empty=True, so transform and "
-        "reconstruct of 0 rows return empty arrays and score returns NaN (with a "
-        "RuntimeWarning) where every other estimator refuses empty input")))
-    if (name, axis) == ("PCA", 0) else (name, axis) for name in NAMES for axis in (0, 1)])
+@pytest.mark.parametrize("name, axis", [(name, axis) for name in NAMES for axis in (0, 1)])
 def test_empty_data_after_fit_is_refused_clearly(fitted, name, axis):
     X = np.take(np.zeros(good_shape(name)), [], axis=axis)
     for method in sorted(set(outputs(fitted[name], np.zeros(good_shape(name))))

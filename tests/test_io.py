@@ -425,13 +425,7 @@ def test_a_loaded_model_continues_the_generator(tmp_path):
     np.testing.assert_array_equal(loaded.sample(2), model.sample(2))
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, raises=AttributeError,
-        reason="npae/decomposition.py: PCA has no save(path) method nor load(path) "
-               "classmethod (npae.save/npae.load work): add them like BaseAutoencoder's"))
-    if name == "PCA" else name for name in NAMES
-])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_estimator_has_save_and_a_class_load(tmp_path, name):
     model, X = tiny_model(name)
     path = tmp_path / "m.npz"

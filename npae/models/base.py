@@ -41,7 +41,7 @@ from npae.train import History, Trainer
 from npae.utils import as_generator
 
 
-class BaseAutoencoder(TransformerMixin, BaseEstimator):
+class BaseAutoencoder(model_files.SaveLoadMixin, TransformerMixin, BaseEstimator):
     """Shared machinery; see the module docstring. Not used directly.
 
     Subclasses define ``__init__`` with their hyperparameters (including
@@ -255,20 +255,6 @@ class BaseAutoencoder(TransformerMixin, BaseEstimator):
         X = self._validate(X)
         R = self.decoder_.forward(self.encoder_.forward(X, training=False), training=False)
         return -float(np.mean((R - X) ** 2))
-
-    def save(self, path):
-        """Write the fitted model to ``path`` (.npz, no pickle); see ``npae.load``."""
-        from npae.io import save
-
-        save(self, path)
-        return path
-
-    @classmethod
-    def load(cls, path):
-        """Load a model saved by ``save``, refusing a file of another class."""
-        from npae.io import load
-
-        return load(path, expected_class=cls)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -85,9 +85,14 @@ class LinearAutoencoder(BaseAutoencoder):
         decoder = Sequential([Dense(k, n_features, dtype=self.dtype_, rng=rng)])
         return encoder, decoder
 
-    def fit(self, X, y=None, callbacks=None):
-        """Set (closed form) or train (gd) the two layers; returns ``self``."""
-        X = self._initialize(X)
+    def fit(self, X, y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
+        """Set (closed form) or train (gd) the two layers; returns ``self``.
+
+        ``callbacks`` and the checkpoint arguments (see ``BaseAutoencoder.fit``)
+        apply to the gradient-descent solver.
+        """
+        X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             resume=resume)
         if self.n_components > X.shape[1]:
             raise ValueError(
                 f"LinearAutoencoder: n_components must be <= n_features={X.shape[1]}, "

@@ -137,8 +137,12 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
             return losses.sparsity_kl(code, self.rho, self.beta)
         return losses.l1_activity(code, self.lam)
 
-    def fit(self, X, y=None, callbacks=None):
-        """Train on ``X``, then record each code unit's mean activation; returns ``self``."""
-        super().fit(X, callbacks=callbacks)
+    def fit(self, X, y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
+        """Train on ``X``, then record each code unit's mean activation; returns ``self``.
+
+        The arguments are those of ``BaseAutoencoder.fit`` (checkpoints included).
+        """
+        super().fit(X, callbacks=callbacks, checkpoint=checkpoint,
+                    checkpoint_every=checkpoint_every, resume=resume)
         self.mean_activation_ = self.transform(X).mean(axis=0)
         return self

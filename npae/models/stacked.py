@@ -146,7 +146,7 @@ class StackedAutoencoder(BaseAutoencoder):
 
         return step, evaluate
 
-    def fit(self, X, y=None, callbacks=None):
+    def fit(self, X, y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
         """Pretrain layer by layer (if ``pretrain``), then fine-tune; returns ``self``.
 
         Parameters
@@ -155,8 +155,12 @@ class StackedAutoencoder(BaseAutoencoder):
         y : ignored
         callbacks : list of npae.train.Callback, optional
             Run during fine-tuning (the end-to-end stage).
+        checkpoint, checkpoint_every, resume :
+            Periodic checkpoints and bit-identical resumption; see
+            ``BaseAutoencoder.fit``.
         """
-        X = self._initialize(X)
+        X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                             resume=resume)
         history = {}
         if self.pretrain:
             codes = X
