@@ -14,7 +14,6 @@ the step). Medians of repeated runs after warm-up (a timed turn of the small net
 """
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -160,11 +159,11 @@ def main():
     repeats, warmup = (3, 1) if args.quick else (args.repeats, 5)
     set_threads(args.threads)
     try:
-        import torch
-
-        have_torch = True
+        import torch  # noqa: F401  (only: is it there?)
     except ImportError:
         have_torch = False
+    else:
+        have_torch = True
     numpy_ml = import_numpy_ml()
     rng = np.random.default_rng(0)
     rows = []
