@@ -6,28 +6,29 @@ Contenders take turns in one process: npae (``Sequential`` + ``Adam``, the
 parameter gradients only, as PyTorch computes them), PyTorch CPU and
 numpy-ml (the pure-NumPy peer, float64 only: it keeps float64 weights) when
 they are installed, and the same matrix products alone (the BLAS limit of
-the step). Medians of repeated runs after warm-up (a timed turn of the small network is
-20 consecutive steps). Writes
+the step). A turn is a block of consecutive steps (10 of the large network,
+100 of the small one), as training runs them, after a pause that lets the
+previous contender's threads stop spinning (``time_in_turns``); the result
+is the median over the turns, per step, after a warm-up turn. Writes
 ``benchmarks/results/dense.json`` and ``dense.md`` and prints the table.
 
-    python benchmarks/bench_dense.py [--repeats 100] [--threads N] [--quick]
+    python benchmarks/bench_dense.py [--repeats 15] [--threads N] [--quick]
 """
 
 import argparse
+import statistics
 import time
 
 import numpy as np
 
-from benchmarks_common import environment, median_time, pause, write_results
+from benchmarks_common import environment, write_results
 from npae.layers import Dense, ReLU, Sigmoid
 from npae.losses import mean_squared_error
 from npae.network import Sequential
 from npae.optim import Adam
 
-# (layer widths, batch size, steps per timed turn): a turn of the small
-# network runs 20 steps back to back, as training does, so that each
-# contender is timed with its own data in cache rather than its rival's.
-CASES = [((784, 256, 64, 256, 784), 128, 1), ((64, 32, 8, 32, 64), 64, 20)]
+# (layer widths, batch size, steps per timed turn)
+CASES = [((784, 256, 64, 256, 784), 128, 10), ((64, 32, 8, 32, 64), 64, 100)]
 
 
 def npae_step(sizes, batch, dtype, rng):
@@ -125,13 +126,26 @@ def gemm_step(sizes, batch, dtype, rng):
     return step
 
 
-def repeated(step, times):
-    """``step`` run ``times`` times in a row, as one call."""
-    def run():
-        for _ in range(times):
-            step()
+def time_in_turns(runners, repeats, block=1, warmup=1, gap=0.15):
+    """Median seconds per call of each ``runners[name]()``, in turns of ``block`` calls.
 
-    return run
+    Before each turn the process idles ``gap`` seconds: OpenBLAS's threads
+    spin for about 0.1 s after a product and PyTorch's OpenMP threads after
+    an operation, so without the pause each contender would run on cores its
+    rival still holds (``benchmarks_common.median_time`` has no pause; it
+    suits single-threaded runs). The blocks time steps back to back, with
+    their own data in cache, as training runs them.
+    """
+    samples = {name: [] for name in runners}
+    for turn in range(warmup + repeats):
+        for name, fn in runners.items():
+            time.sleep(gap)
+            start = time.perf_counter()
+            for _ in range(block):
+                fn()
+            if turn >= warmup:
+                samples[name].append((time.perf_counter() - start) / block)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def set_threads(threads):
@@ -151,12 +165,11 @@ def set_threads(threads):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=15, help="timed turns per contender")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads (default: leave as they are)")
-    parser.add_argument("--quick", action="store_true", help="3 repeats: a smoke run")
+    parser.add_argument("--quick", action="store_true", help="2 short turns: a smoke run")
     args = parser.parse_args()
-    repeats, warmup = (3, 1) if args.quick else (args.repeats, 5)
     set_threads(args.threads)
     try:
         import torch  # noqa: F401  (only: is it there?)
@@ -175,12 +188,9 @@ def main():
                 steps["torch"] = torch_step(sizes, batch, dtype, rng)
             if numpy_ml is not None and dtype == "float64":
                 steps["numpy_ml"] = numpy_ml_step(sizes, batch, dtype, rng, numpy_ml)
-            runners = {name: repeated(step, block) for name, step in steps.items()}
-            times = {name: t / block for name, t in
-                     median_time(runners, repeats=repeats, warmup=warmup).items()}
-            pause()
+            times = (time_in_turns(steps, repeats=2, block=2, gap=0.01) if args.quick
+                     else time_in_turns(steps, repeats=args.repeats, block=block))
             row = {"case": "-".join(map(str, sizes)), "batch": batch, "dtype": dtype,
-                   "steps_per_turn": block,
                    **{f"{k}_ms": times[k] * 1e3 if k in times else "n/a"
                       for k in ("npae", "torch", "numpy_ml", "gemm")},
                    "npae_gflops": gemm_flops(sizes, batch) / times["npae"] / 1e9,
@@ -197,7 +207,11 @@ def main():
                 "computes in float64)"]
     env = environment(skipped=skipped)
     env["threads_option"] = args.threads
-    env["repeats"] = repeats
+    env["protocol"] = ("median over turns of the per-step time of a block of consecutive "
+                       "steps, after a warm-up turn, 0.15 s idle before each turn")
+    env["turns"] = {"repeats": 2 if args.quick else args.repeats,
+                    "steps_per_turn": {"-".join(map(str, s)): 2 if args.quick else block
+                                       for s, _, block in CASES}}
     write_results("dense", rows, env)
 
 

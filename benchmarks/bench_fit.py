@@ -8,7 +8,9 @@ npae's ``Autoencoder.fit``, the same loop in PyTorch CPU and scikit-learn's
 ``MLPRegressor(X -> X)`` with ``max_iter=1`` (when installed), and the
 epoch's matrix products alone (the BLAS limit: the products of one step,
 times the number of steps). Medians of repeated runs after a warm-up run, in
-float32 and float64. Writes ``benchmarks/results/fit.json`` and ``fit.md``.
+float32 and float64, each run after a pause that lets the previous
+contender's threads stop spinning (``bench_dense.time_in_turns``). Writes
+``benchmarks/results/fit.json`` and ``fit.md``.
 
     python benchmarks/bench_fit.py [--repeats 5] [--threads N] [--quick]
 """
@@ -19,9 +21,9 @@ import time
 import warnings
 
 import numpy as np
-from bench_dense import gemm_step, set_threads
+from bench_dense import gemm_step, set_threads, time_in_turns
 
-from benchmarks_common import environment, median_time, pause, write_results
+from benchmarks_common import environment, write_results
 from npae import Autoencoder
 
 N_SAMPLES, N_FEATURES, HIDDEN, CODE, BATCH = 10_000, 784, 256, 64, 128
@@ -121,8 +123,7 @@ def main():
             runners["torch"] = torch_fit(X)
         if "scikit-learn" not in skipped:
             runners["sklearn"] = sklearn_fit(X)
-        times = median_time(runners, repeats=repeats, warmup=warmup)
-        pause()
+        times = time_in_turns(runners, repeats=repeats, warmup=warmup)
         row = {"case": f"one epoch, {n_samples:,} x {N_FEATURES}, 784-256-64-256-784, batch 128",
                "dtype": dtype,
                **{f"{k}_s": times.get(k, "n/a") for k in ("npae", "torch", "sklearn", "gemm")},
