@@ -150,7 +150,8 @@ def verdict(measured, target):
     """'met', or how far ``measured`` is above the upper bound ``target``."""
     if measured <= target:
         return "met"
-    return f"**missed** by {100 * (measured / target - 1):.0f}%"
+    excess = 100 * (measured / target - 1)
+    return f"**missed** by {excess:.1f}%" if excess < 10 else f"**missed** by {excess:.0f}%"
 
 
 def number(value, digits=3):

@@ -86,6 +86,7 @@ def test_verdict_says_by_how_much_a_target_is_missed():
     assert run_all.verdict(0.7, 0.75) == "met"
     assert run_all.verdict(0.75, 0.75) == "met"
     assert run_all.verdict(0.9, 0.75) == "**missed** by 20%"
+    assert run_all.verdict(0.502, 0.5) == "**missed** by 0.4%"
 
 
 def test_summary_marks_missing_and_earlier_results(tmp_path):
