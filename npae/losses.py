@@ -39,7 +39,7 @@ def mean_squared_error(y_pred, y_true):
     """L = mean((y_pred - y_true)^2);  dL/dy_pred = 2 (y_pred - y_true) / n."""
     _check_pair(y_pred, y_true, "mean_squared_error")
     diff = y_pred - y_true  # becomes the gradient, in place
-    value = float(np.mean(np.square(diff)))
+    value = float(np.square(diff).sum()) / diff.size
     diff *= 2.0 / diff.size
     return value, diff.astype(y_pred.dtype, copy=False)
 

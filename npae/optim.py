@@ -12,6 +12,8 @@ times faster for Adam). The loop needs C-contiguous arrays; any other
 parameter takes the NumPy path.
 """
 
+import math
+
 import numpy as np
 
 from npae._validation import check_choice, check_number
@@ -166,8 +168,8 @@ class Adam(Optimizer):
         self.t += 1
         b1, b2, wd = self.beta1, self.beta2, self.weight_decay
         # Fold both bias corrections into one step size.
-        step_size = float(self.lr * np.sqrt(1 - b2**self.t) / (1 - b1**self.t))
-        eps_hat = float(self.eps * np.sqrt(1 - b2**self.t))
+        step_size = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        eps_hat = self.eps * math.sqrt(1 - b2**self.t)
         for i, flat in enumerate(self._flat):
             if flat is not None:
                 kernels.adam_update(*flat, b1, b2, step_size, eps_hat, wd)
