@@ -337,6 +337,18 @@ def test_the_loops_run_small_mlps_only(monkeypatch, rng):
     assert (forward.calls, backward.calls) == (2, 1)
 
 
+def test_numpy_backend_runs_layer_by_layer(monkeypatch, rng):
+    forward = CountCalls(monkeypatch, "mlp_forward")
+    net = Sequential(mlp([6, 4, 6], "tanh", rng=0).layers, backend="numpy")
+    x = rng.normal(size=(5, 6))
+    y = net.forward(x)
+    assert forward.calls == 0
+    np.testing.assert_allclose(Sequential(net.layers).forward(x), y, rtol=1e-14)
+    assert forward.calls == 1
+    with pytest.raises(ValueError, match="backend must be one of 'numba', 'numpy', got 'gpu'"):
+        Sequential(net.layers, backend="gpu")
+
+
 def test_the_loops_take_only_contiguous_writable_float_batches(rng):
     net = mlp([6, 4, 6], "tanh", rng=0)
     x = rng.normal(size=(5, 6))
