@@ -4,9 +4,9 @@ A small multilayer perceptron (Dense layers and their activations, every
 matrix product at most ``SMALL_PRODUCT`` multiply-adds) runs forward and
 backward in one call each to the loops of ``npae.kernels.dense``: there
 Python's per-layer overhead costs more than the arithmetic (a 64-64-8-64-64
-training step at batch 64 takes a fifth less time). The loops leave every layer's cache and
-gradients as the layer-by-layer path does, up to rounding (tests keep the
-two equal), so the layer protocol holds either way;
+training step at batch 64 takes a fifth less time). The loops leave every
+layer's cache and gradients as the layer-by-layer path does, up to rounding
+(tests keep the two equal), so the layer protocol holds either way;
 ``Sequential(layers, backend="numpy")`` always goes layer by layer.
 """
 
