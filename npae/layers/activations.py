@@ -6,8 +6,8 @@ Each activation also exposes ``derivative(x)`` (f'(x)) and
 ReLU, LeakyReLU, Sigmoid and Tanh have two backward implementations that
 tests keep equal, side by side in ``_backward``: the NumPy expression of
 the rule (``backend="numpy"``) and a one-pass loop from
-``npae.kernels.dense`` (``backend="numba"``, the default: 2 to 20 times
-faster).
+``npae.kernels.dense`` (``backend="numba"``, the default: 2 to 25 times
+faster on a batch of 128 x 784).
 """
 
 import numpy as np
@@ -20,7 +20,7 @@ BACKENDS = ("numba", "numpy")
 
 
 def _sigmoid(x):
-    """1 / (1 + exp(-x)) in three in-place passes (NumPy's exp is vectorized).
+    """1 / (1 + exp(-x)) in four passes over one new array (NumPy's exp is vectorized).
 
     Where exp(-x) overflows (x below about -88 in float32, -709 in
     float64) it is inf and the result is exactly 0, the correct limit.
