@@ -68,8 +68,9 @@ class Sequential:
         """Run every layer backward; returns dL/dx of the network input.
 
         With ``input_grad=False`` the caller needs only the parameters'
-        gradients and gets None: a first layer that is ``Dense`` then
-        skips its dL/dx, one of its three matrix products.
+        gradients and gets None: a first layer that is a ``Dense`` (not a
+        subclass, whose ``backward`` may not take the argument) then skips
+        its dL/dx, one of its three matrix products.
         """
         loops = self._loops(self.layers[0]._cache if self.layers else None)
         caches = None if loops is None else loops.caches(grad_out)
@@ -80,7 +81,7 @@ class Sequential:
         if not self.layers:
             return grad_out if input_grad else None
         first = self.layers[0]
-        if not input_grad and isinstance(first, Dense):
+        if not input_grad and type(first) is Dense:
             return first.backward(grad_out, input_grad=False)
         grad_in = first.backward(grad_out)
         return grad_in if input_grad else None
