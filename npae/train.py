@@ -305,7 +305,8 @@ class Trainer:
         batch = 0
         for batch, start in enumerate(range(0, n, self.batch_size), start=1):
             idx = order[start:start + self.batch_size]
-            xb, yb = X[idx], Y[idx]
+            xb = X[idx]
+            yb = xb if Y is X else Y[idx]  # an autoencoder's target is its input
             self.network.zero_grad()
             try:
                 loss = self.step(xb, yb)

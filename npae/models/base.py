@@ -97,7 +97,7 @@ class BaseAutoencoder(model_files.SaveLoadMixin, TransformerMixin, BaseEstimator
         penalty, grad_penalty = self._code_penalty(code)
         if grad_penalty is not None:
             grad_code = grad_code + grad_penalty
-        self.encoder_.backward(grad_code)
+        self.encoder_.backward(grad_code, input_grad=False)  # dL/dx of the data is unused
         return loss + penalty
 
     def _evaluate(self, X, Y):

@@ -351,7 +351,7 @@ class VAE(BaseAutoencoder):
         dmu, dlogvar = _reparameterize_backward(grad_z, logvar, eps)
         dmu += self.beta * dmu_kl
         dlogvar += self.beta * dlogvar_kl
-        self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1))
+        self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1), input_grad=False)
         return reconstruction + self.beta * kl
 
     def _evaluate(self, X, Y):
