@@ -18,7 +18,6 @@ gives the steadiest comparison.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 
 import numpy as np
 
-from benchmarks_common import environment, pause, write_results
+from benchmarks_common import environment, median_time, pause, write_results
 from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
 
 # (label, layer factory(**common), torch factory or None, input shape)
@@ -103,20 +102,6 @@ def torch_step(make, shape, dtype, rng):
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def median_times(runners, repeats, warmup, clock):
-    """Median seconds per call of each ``runners[name]()``, taking turns, on ``clock``."""
-    for fn in runners.values():
-        for _ in range(warmup):
-            fn()
-    samples = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, fn in runners.items():
-            start = clock()
-            fn()
-            samples[name].append(clock() - start)
-    return {name: statistics.median(values) for name, values in samples.items()}
-
-
 def compile_times():
     """Seconds to import, and to first call every kernel in both dtypes.
 
@@ -166,7 +151,7 @@ def main():
                        for backend in ("numba", "numpy")}
             if have_torch:
                 runners["torch"] = torch_step(make_torch, shape, dtype, rng)
-            times = median_times(runners, args.repeats, warmup=3, clock=CLOCKS[args.clock])
+            times = median_time(runners, args.repeats, warmup=3, clock=CLOCKS[args.clock])
             pause()
             row = {"case": label, "input": "x".join(map(str, shape)), "dtype": dtype,
                    **{f"{k}_ms": v * 1e3 for k, v in times.items()}}
