@@ -150,19 +150,24 @@ class Sequential:
 
         ``input_shape`` is the per-example shape, e.g. ``(64,)`` or ``(1, 28, 28)``.
         """
-        shape = tuple(input_shape)
-        rows = [("input", str(shape), "")]
-        for i, layer in enumerate(self.layers):
-            shape = layer.output_shape(shape)
-            count = sum(p.size for p in layer.params.values())
-            rows.append((f"{i}: {layer.name}", str(shape), str(count) if count else "-"))
+        first, rows = self._summary_rows(tuple(input_shape))
+        rows = [("input", str(tuple(input_shape)), ""), *rows]
         width = max(len(r[0]) for r in rows)
-        lines = [f"{'layer':<{width}}  {'output shape':<16} {'params':>8}"]
+        lines = [f"{first:<{width}}  {'output shape':<16} {'params':>8}"]
         lines += [f"{a:<{width}}  {b:<16} {c:>8}" for a, b, c in rows]
         lines.append(f"total parameters: {self.n_params}")
         text = "\n".join(lines)
         print(text, file=file)
         return text
+
+    def _summary_rows(self, shape):
+        """The first column's title and a row ``(name, output shape, params)`` per layer."""
+        rows = []
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape)
+            count = sum(p.size for p in layer.params.values())
+            rows.append((f"{i}: {layer.name}", str(shape), str(count) if count else "-"))
+        return "layer", rows
 
     def __len__(self):
         return len(self.layers)

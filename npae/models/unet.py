@@ -253,18 +253,10 @@ class UNetNetwork(Sequential):
         """Per-example logits shape for a per-example input shape ``(C, H, W)``."""
         return list(self._stages(input_shape))[-1][1]
 
-    def summary(self, input_shape, file=None):
-        """Print (and return) each stage's output shape and parameter count."""
-        rows = [("input", str(tuple(input_shape)), "")]
-        rows += [(name, str(shape), str(n) if n else "-")
-                 for name, shape, n in self._stages(input_shape)]
-        width = max(len(r[0]) for r in rows)
-        lines = [f"{'stage':<{width}}  {'output shape':<16} {'params':>8}"]
-        lines += [f"{a:<{width}}  {b:<16} {c:>8}" for a, b, c in rows]
-        lines.append(f"total parameters: {self.n_params}")
-        text = "\n".join(lines)
-        print(text, file=file)
-        return text
+    def _summary_rows(self, shape):
+        """``summary`` lists the stages of the U-shaped graph, not the flat layer list."""
+        return "stage", [(name, str(out), str(n) if n else "-")
+                         for name, out, n in self._stages(shape)]
 
 
 # -- the estimator -----------------------------------------------------------------------
