@@ -23,8 +23,9 @@ def interpolation(taps, h, w, scale, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@given(shape=shapes, scale=scales)
+@given(shape=shapes, scale=scales | st.sampled_from([(2, 2), (2, 3), (3, 2)]))
 def test_nearest_kernels_equal_numpy_twins(dtype, shape, scale):
+    """Including the factor-2 loops of their own (rows, columns, both)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype(dtype)
     tables = interpolation(_nearest_taps, *shape[2:], scale, dtype)
