@@ -25,6 +25,8 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     which LLVM vectorizes (about 1.6 x faster than one loop for all strides).
     """
     n, c, h, w = x.shape
+    if _tiles(h, w, kh, kw, sh, sw, ph, pw):
+        return _im2col_blocks(x, kh, kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
     cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
@@ -53,6 +55,8 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     Sums into a zeroed, padded plane per image and channel (small enough
     to stay in L1), then copies its interior out; no bounds tests.
     """
+    if _tiles(h, w, kh, kw, sh, sw, ph, pw):
+        return _col2im_blocks(cols, h, w, kh, kw)
     n = cols.shape[0]
     c = cols.shape[1] // (kh * kw)
     h_out = (h + 2 * ph - kh) // sh + 1
@@ -76,3 +80,46 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
                                 dst[ow * sw + j] += src[ow]
             x[ni, ci] = x_pad[ph:ph + h, pw:pw + w]
     return x
+
+
+# Windows that tile the image exactly (kernel == stride, no padding, sizes
+# divisible by the kernel), as in a 2x2 stride-2 transposed convolution:
+# im2col and col2im are pure rearrangements, with no overlap to sum and no
+# zeros to write (about 3 x faster than the general loops).
+@njit(cache=True)
+def _tiles(h, w, kh, kw, sh, sw, ph, pw):
+    return kh == sh and kw == sw and ph == 0 and pw == 0 and h % kh == 0 and w % kw == 0
+
+
+@njit(cache=True)
+def _im2col_blocks(x, kh, kw):
+    """im2col of windows that tile x: cols[n, (c, i, j), (r, q)] = x[n, c, r kh + i, q kw + j]."""
+    n, c, h, w = x.shape
+    h_out, w_out = h // kh, w // kw
+    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    for ni in range(n):
+        for ci in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(h_out):
+                        for ow in range(w_out):
+                            cols[ni, ci, i, j, oh, ow] = x[ni, ci, oh * kh + i, ow * kw + j]
+    return cols.reshape(n, c * kh * kw, h_out * w_out)
+
+
+@njit(cache=True)
+def _col2im_blocks(cols, h, w, kh, kw):
+    """col2im of windows that tile the image: the inverse rearrangement."""
+    n = cols.shape[0]
+    c = cols.shape[1] // (kh * kw)
+    h_out, w_out = h // kh, w // kw
+    cols6 = cols.reshape(n, c, kh, kw, h_out, w_out)
+    x6 = np.empty((n, c, h_out, kh, w_out, kw), dtype=cols.dtype)
+    for ni in range(n):
+        for ci in range(c):
+            for i in range(kh):
+                for j in range(kw):
+                    for oh in range(h_out):
+                        for ow in range(w_out):
+                            x6[ni, ci, oh, i, ow, j] = cols6[ni, ci, i, j, oh, ow]
+    return x6.reshape(n, c, h, w)

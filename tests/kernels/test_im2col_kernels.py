@@ -21,13 +21,25 @@ def geometries(draw, max_size=7):
     return shape, (kh, kw, sh, sw, ph, pw)
 
 
+@st.composite
+def tilings(draw, max_blocks=4):
+    """(x shape, geometry) with stride == kernel and no padding, as a 2x2 stride-2
+    upsampler uses; sizes often a multiple of the kernel (the kernels' fast path),
+    sometimes with rows or columns left over."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    h = kh * draw(st.integers(1, max_blocks)) + draw(st.sampled_from([0, 0, 0, kh - 1]))
+    w = kw * draw(st.integers(1, max_blocks)) + draw(st.sampled_from([0, 0, 0, kw - 1]))
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), h, w)
+    return shape, (kh, kw, kh, kw, 0, 0)
+
+
 def columns_shape(shape, kh, kw, sh, sw, ph, pw):
     n, c, h, w = shape
     return (n, c * kh * kw, ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@given(case=geometries())
+@given(case=st.one_of(geometries(), tilings()))
 def test_im2col_kernel_equals_numpy_twin(dtype, case):
     shape, geometry = case
     x = np.random.default_rng(0).normal(size=shape).astype(dtype)
@@ -38,7 +50,7 @@ def test_im2col_kernel_equals_numpy_twin(dtype, case):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@given(case=geometries())
+@given(case=st.one_of(geometries(), tilings()))
 def test_col2im_kernel_equals_numpy_twin(dtype, case):
     shape, geometry = case
     cols = np.random.default_rng(1).normal(size=columns_shape(shape, *geometry)).astype(dtype)
@@ -51,7 +63,7 @@ def test_col2im_kernel_equals_numpy_twin(dtype, case):
 
 @pytest.mark.parametrize("im2col, col2im", [(kernels.im2col, kernels.col2im),
                                             (_im2col_numpy, _col2im_numpy)])
-@given(case=geometries())
+@given(case=st.one_of(geometries(), tilings()))
 def test_col2im_is_the_adjoint_of_im2col(im2col, col2im, case):
     """<im2col(x), C> == <x, col2im(C)> for every x and C."""
     shape, geometry = case
@@ -67,3 +79,12 @@ def test_im2col_hand_computed_example():
     x = np.arange(9.0).reshape(1, 1, 3, 3)
     np.testing.assert_array_equal(kernels.im2col(x, 2, 2, 1, 1, 0, 0),
                                   [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]])
+
+
+def test_tiling_windows_are_a_rearrangement():
+    """2x2 windows at stride 2: every pixel lands in exactly one column entry, and back."""
+    x = np.arange(32.0).reshape(2, 1, 4, 4)
+    cols = kernels.im2col(x, 2, 2, 2, 2, 0, 0)
+    np.testing.assert_array_equal(cols[0, 1], [1, 3, 9, 11])  # (i, j) = (0, 1)
+    np.testing.assert_array_equal(np.sort(cols.ravel()), x.ravel())
+    np.testing.assert_array_equal(kernels.col2im(cols, 4, 4, 2, 2, 2, 2, 0, 0), x)

@@ -43,6 +43,23 @@ def conv_transpose_cases(draw, max_size=5):
     return (n, c_in, h, w), kwargs
 
 
+@st.composite
+def tiling_cases(draw, transpose=False):
+    """(x shape, layer kwargs) with stride == kernel and no padding, the 2x2 stride-2
+    upsampler's geometry, where the windows tile the image and the im2col kernels
+    take their rearrangement path (the Conv2D input a multiple of the kernel)."""
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    h, w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    if not transpose:
+        h, w = h * kernel[0], w * kernel[1]
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kwargs = {"in_channels": c_in, "out_channels": c_out, "kernel_size": kernel,
+              "stride": kernel, "padding": 0}
+    if transpose:
+        kwargs["output_padding"] = 0
+    return (n, c_in, h, w), kwargs
+
+
 def conv_reference(x, W, b, stride, padding):
     """The defining sum, one output pixel at a time."""
     (sh, sw), (ph, pw) = stride, padding
@@ -86,7 +103,7 @@ def test_conv_forward_matches_defining_sum(case, backend):
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12, atol=1e-12)
 
 
-@given(conv_cases(max_size=6))
+@given(st.one_of(conv_cases(max_size=6), tiling_cases()))
 def test_conv_gradient_check(case):
     shape, kwargs = case
     rng = np.random.default_rng(2)
@@ -96,7 +113,7 @@ def test_conv_gradient_check(case):
     assert result.max_error < 1e-6, result.table()
 
 
-@given(conv_cases())
+@given(st.one_of(conv_cases(), tiling_cases()))
 def test_conv_backends_agree(case):
     shape, kwargs = case
     rng = np.random.default_rng(3)
@@ -111,7 +128,7 @@ def test_conv_backends_agree(case):
         np.testing.assert_allclose(fast.grads[key], twin.grads[key], rtol=1e-12, atol=1e-12)
 
 
-@given(conv_cases(), st.sampled_from(["numba", "numpy"]))
+@given(st.one_of(conv_cases(), tiling_cases()), st.sampled_from(["numba", "numpy"]))
 def test_conv_adjoint_identity(case, backend):
     """With b = 0 the layer is linear, A x, and backward is A^T g."""
     shape, kwargs = case
@@ -200,7 +217,8 @@ def test_conv_transpose_is_the_adjoint_of_conv(case, backend):
     np.testing.assert_allclose(transpose.backward(x), conv.forward(x), rtol=1e-12, atol=1e-12)
 
 
-@given(conv_transpose_cases(), st.sampled_from(["numba", "numpy"]))
+@given(st.one_of(conv_transpose_cases(), tiling_cases(transpose=True)),
+       st.sampled_from(["numba", "numpy"]))
 def test_conv_transpose_adjoint_identity(case, backend):
     shape, kwargs = case
     rng = np.random.default_rng(7)
@@ -211,7 +229,7 @@ def test_conv_transpose_adjoint_identity(case, backend):
     np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, layer.backward(g)), rtol=1e-10)
 
 
-@given(conv_transpose_cases(max_size=4))
+@given(st.one_of(conv_transpose_cases(max_size=4), tiling_cases(transpose=True)))
 def test_conv_transpose_gradient_check(case):
     shape, kwargs = case
     rng = np.random.default_rng(8)
@@ -221,7 +239,7 @@ def test_conv_transpose_gradient_check(case):
     assert result.max_error < 1e-6, result.table()
 
 
-@given(conv_transpose_cases())
+@given(st.one_of(conv_transpose_cases(), tiling_cases(transpose=True)))
 def test_conv_transpose_backends_agree(case):
     shape, kwargs = case
     rng = np.random.default_rng(9)
@@ -246,7 +264,7 @@ def test_conv_transpose_hand_computed_example():
 
 
 # -- against PyTorch, when it is installed ------------------------------------------
-@given(conv_cases())
+@given(st.one_of(conv_cases(), tiling_cases()))
 def test_conv_matches_torch(case):
     torch = pytest.importorskip("torch")
     shape, kwargs = case
@@ -266,7 +284,7 @@ def test_conv_matches_torch(case):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
 
 
-@given(conv_transpose_cases())
+@given(st.one_of(conv_transpose_cases(), tiling_cases(transpose=True)))
 def test_conv_transpose_matches_torch(case):
     torch = pytest.importorskip("torch")
     shape, kwargs = case
