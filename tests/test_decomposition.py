@@ -82,6 +82,22 @@ def test_exact_far_from_the_origin(rng):
     np.testing.assert_allclose(svd.components_, eigh.components_, atol=1e-9)
 
 
+@pytest.mark.parametrize(("dtype", "tol"), [(np.float64, 1e-12), (np.float32, 1e-5)])
+@pytest.mark.parametrize(("n", "block_rows"), [(1000, 64), (1000, 333), (1024, 256), (50, 1024)])
+def test_blocked_gram_equals_centred_gemm(rng, n, block_rows, dtype, tol):
+    # Row blocks centred into a buffer and added with SYRK (one triangle) give
+    # the plain Xc^T Xc, even far from the origin and with a short last block.
+    X = (structured(rng, n, 30) + 1e6).astype(dtype)
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    expected = Xc.T @ Xc
+    gram = npae.decomposition._centred_gram(X, mean, block_rows)
+    assert gram.dtype == dtype
+    np.testing.assert_allclose(np.tril(gram), np.tril(expected), rtol=0,
+                               atol=tol * np.abs(expected).max())
+    np.testing.assert_array_equal(np.triu(gram, 1), 0)
+
+
 def test_auto_rule_matches_sklearn():
     assert _choose_solver(10_000, 784) == "covariance_eigh"
     assert _choose_solver(7_839, 784) == "svd"
