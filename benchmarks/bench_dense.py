@@ -31,7 +31,8 @@ from npae.optim import Adam
 CASES = [((784, 256, 64, 256, 784), 128, 10), ((64, 32, 8, 32, 64), 64, 100)]
 
 
-def npae_step(sizes, batch, dtype, rng):
+def npae_step(sizes, batch, dtype, rng, parts=False):
+    """One training step as a function; with ``parts``, also the network, optimizer and batch."""
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(Dense(a, b, dtype=dtype, rng=rng))
@@ -46,7 +47,7 @@ def npae_step(sizes, batch, dtype, rng):
         net.backward(grad, input_grad=False)
         opt.step()
 
-    return step
+    return (step, net, opt, x) if parts else step
 
 
 def torch_step(sizes, batch, dtype, rng):

@@ -36,6 +36,7 @@ DEFAULT_RESULTS = os.path.join(HERE, "results")
 # name -> (script, takes --threads, arguments in a --quick run or None to skip it there)
 BENCHMARKS = {
     "dense": ("bench_dense.py", True, ["--quick"]),
+    "profile_small_step": ("profile_small_step.py", False, ["--repeats", "2"]),
     "fit": ("bench_fit.py", True, ["--quick"]),
     "conv": ("bench_conv.py", True, None),
     "unet": ("bench_unet.py", True, None),
@@ -305,7 +306,9 @@ def write_summary(results, run):
               "Targets of issue 8: time relative to PyTorch CPU (or scikit-learn) measured in",
               "the same process, taking turns, medians after warm-up (lower is faster).", "",
               *environment_lines(env, run), ""]
-    lines += ["## Targets", "", *table, ""]
+    lines += ["## Targets", "", *table, "",
+              "What limits each missed target, with its profile: "
+              "[benchmarks/PROFILES.md](../PROFILES.md).", ""]
     if skipped:
         lines += ["Skipped comparisons: " + "; ".join(sorted(skipped)) + ".", ""]
     lines += ["## Benchmarks run", "", "| benchmark | arguments | status | seconds |",

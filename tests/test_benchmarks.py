@@ -12,7 +12,7 @@ BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 sys.path.insert(0, BENCHMARKS)
 import run_all  # noqa: E402
 
-QUICK = ["dense", "fit", "startup", "memory", "scaling"]
+QUICK = ["dense", "profile_small_step", "fit", "startup", "memory", "scaling"]
 
 
 def run_suite(results, *args, env=None):
