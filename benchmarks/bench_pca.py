@@ -5,9 +5,12 @@ isotropic noise and an offset (MNIST-sized, with a clear spectrum). Contenders,
 taking turns in one process: ``npae.decomposition.PCA`` (solver "auto", which
 picks the covariance eigh here), scikit-learn's PCA with ``svd_solver="auto"``
 and ``"covariance_eigh"``, and npae's SVD solver for scale. Medians of
-repeated fits after warm-up. Also checks that both libraries reconstruct the
-data identically (to ~1e-10). ``npae_time_ratio`` is npae's median time over
-the row's (below 1: npae is faster). Writes ``benchmarks/results/pca.json``
+repeated fits after warm-up, with 0.2 s of idling before each fit: NumPy
+and SciPy each bring an OpenBLAS whose threads spin after a call, and
+without the pause they slowed whichever fit came next by up to 50%. Also
+checks that both libraries reconstruct the data identically (to ~1e-10).
+``npae_time_ratio`` is npae's median time over the row's (below 1: npae is
+faster). Writes ``benchmarks/results/pca.json``
 and prints a Markdown table.
 
     python benchmarks/bench_pca.py [--repeats 7] [--threads N]
@@ -75,7 +78,7 @@ def run(repeats):
     for dtype in ("float64", "float32"):
         X = structured_data(rng, dtype)
         runners = contenders(X)
-        times = median_time(runners, repeats=repeats, warmup=1)
+        times = median_time(runners, repeats=repeats, warmup=1, gap=0.2)  # see pause()
         pause()
         reference = reconstruction(runners["npae auto"](), X)
         reference_mse = mse(X, reference)

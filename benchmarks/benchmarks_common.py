@@ -16,14 +16,20 @@ import numpy as np
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter):
-    """Median seconds per call of each ``runners[name]()``, taking turns, on ``clock``."""
+def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter, gap=0.0):
+    """Median seconds per call of each ``runners[name]()``, taking turns, on ``clock``.
+
+    ``gap`` seconds of idling (untimed) before each call let the previous
+    contender's BLAS threads stop spinning, so that it does not slow the next.
+    """
     for fn in runners.values():
         for _ in range(warmup):
             fn()
     samples = {name: [] for name in runners}
     for _ in range(repeats):
         for name, fn in runners.items():
+            if gap:
+                time.sleep(gap)
             start = clock()
             fn()
             samples[name].append(clock() - start)
