@@ -1,15 +1,17 @@
 """im2col and col2im: unfold convolution windows into columns and fold them back.
 
-With ``x_pad`` the input zero-padded by ``(ph, pw)``, image ``n`` gets its own
-column matrix
+With ``x_pad`` the input zero-padded by ``(ph, pw)``, the whole batch becomes
+one column matrix, a row per (channel, kernel offset) and a column per
+(image, output pixel):
 
-    cols[n, (c, i, j), (oh, ow)] = x_pad[n, c, oh * sh + i, ow * sw + j]
+    cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh * sh + i, ow * sw + j]
 
-so a convolution becomes the batched matrix product ``W.reshape(c_out, -1) @ cols``
-whose result is already in NCHW order. ``col2im`` is the adjoint (transpose)
-of ``im2col``: it adds every column entry back onto the input pixel it was
-read from, which is how the gradient of a convolution reaches its input.
-NumPy twins: ``npae.layers.conv``.
+so a convolution is a single GEMM ``W.reshape(c_out, -1) @ cols`` over all
+images (one large product uses two BLAS threads far better than one small
+product per image). ``col2im`` is the adjoint (transpose) of ``im2col``: it
+adds every column entry back onto the input pixel it was read from, which is
+how the gradient of a convolution reaches its input. NumPy twins:
+``npae.layers.conv``.
 """
 
 import numpy as np
@@ -18,7 +20,7 @@ from numba import njit
 
 @njit(cache=True)
 def im2col(x, kh, kw, sh, sw, ph, pw):
-    """(n, c, h, w) -> cols of shape (n, c * kh * kw, h_out * w_out).
+    """(n, c, h, w) -> cols of shape (c * kh * kw, n * h_out * w_out).
 
     Each image plane is copied once into a zero-bordered buffer, so the
     window loops need no bounds tests; stride 1 gets its own inner loop,
@@ -29,7 +31,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
         return _im2col_blocks(x, kh, kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
-    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
     x_pad = np.zeros((h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
@@ -38,14 +40,14 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
                 for j in range(kw):
                     for oh in range(h_out):
                         src = x_pad[oh * sh + i]
-                        dst = cols[ni, ci, i, j, oh]
+                        dst = cols[ci, i, j, ni, oh]
                         if sw == 1:
                             for ow in range(w_out):
                                 dst[ow] = src[ow + j]
                         else:
                             for ow in range(w_out):
                                 dst[ow] = src[ow * sw + j]
-    return cols.reshape(n, c * kh * kw, h_out * w_out)
+    return cols.reshape(c * kh * kw, n * h_out * w_out)
 
 
 @njit(cache=True)
@@ -57,11 +59,11 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     """
     if _tiles(h, w, kh, kw, sh, sw, ph, pw):
         return _col2im_blocks(cols, h, w, kh, kw)
-    n = cols.shape[0]
-    c = cols.shape[1] // (kh * kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
-    cols6 = cols.reshape(n, c, kh, kw, h_out, w_out)
+    c = cols.shape[0] // (kh * kw)
+    n = cols.shape[1] // (h_out * w_out)
+    cols6 = cols.reshape(c, kh, kw, n, h_out, w_out)
     x = np.empty((n, c, h, w), dtype=cols.dtype)
     x_pad = np.empty((h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for ni in range(n):
@@ -70,7 +72,7 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(h_out):
-                        src = cols6[ni, ci, i, j, oh]
+                        src = cols6[ci, i, j, ni, oh]
                         dst = x_pad[oh * sh + i]
                         if sw == 1:
                             for ow in range(w_out):
@@ -93,27 +95,27 @@ def _tiles(h, w, kh, kw, sh, sw, ph, pw):
 
 @njit(cache=True)
 def _im2col_blocks(x, kh, kw):
-    """im2col of windows that tile x: cols[n, (c, i, j), (r, q)] = x[n, c, r kh + i, q kw + j]."""
+    """im2col of windows that tile x: cols[(c, i, j), (n, r, q)] = x[n, c, r kh + i, q kw + j]."""
     n, c, h, w = x.shape
     h_out, w_out = h // kh, w // kw
-    cols = np.empty((n, c, kh, kw, h_out, w_out), dtype=x.dtype)
+    cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(h_out):
                         for ow in range(w_out):
-                            cols[ni, ci, i, j, oh, ow] = x[ni, ci, oh * kh + i, ow * kw + j]
-    return cols.reshape(n, c * kh * kw, h_out * w_out)
+                            cols[ci, i, j, ni, oh, ow] = x[ni, ci, oh * kh + i, ow * kw + j]
+    return cols.reshape(c * kh * kw, n * h_out * w_out)
 
 
 @njit(cache=True)
 def _col2im_blocks(cols, h, w, kh, kw):
     """col2im of windows that tile the image: the inverse rearrangement."""
-    n = cols.shape[0]
-    c = cols.shape[1] // (kh * kw)
     h_out, w_out = h // kh, w // kw
-    cols6 = cols.reshape(n, c, kh, kw, h_out, w_out)
+    c = cols.shape[0] // (kh * kw)
+    n = cols.shape[1] // (h_out * w_out)
+    cols6 = cols.reshape(c, kh, kw, n, h_out, w_out)
     x6 = np.empty((n, c, h_out, kh, w_out, kw), dtype=cols.dtype)
     for ni in range(n):
         for ci in range(c):
@@ -121,5 +123,5 @@ def _col2im_blocks(cols, h, w, kh, kw):
                 for j in range(kw):
                     for oh in range(h_out):
                         for ow in range(w_out):
-                            x6[ni, ci, oh, i, ow, j] = cols6[ni, ci, i, j, oh, ow]
+                            x6[ni, ci, oh, i, ow, j] = cols6[ci, i, j, ni, oh, ow]
     return x6.reshape(n, c, h, w)

@@ -1,15 +1,17 @@
 """Convolution and transposed convolution on NCHW batches, via im2col + GEMM.
 
 A convolution is a matrix product once every input window is unfolded into a
-column (``im2col``); with one column matrix per image,
+column (``im2col``); with the columns of all images side by side,
 
-    cols = im2col(x)                      (n, c_in kh kw, h_out w_out)
-    y    = W.reshape(c_out, -1) @ cols    (n, c_out, h_out w_out), already NCHW
+    cols = im2col(x)                      (c_in kh kw, n h_out w_out)
+    y    = W.reshape(c_out, -1) @ cols    (c_out, n h_out w_out), then NCHW
 
-is a single batched ``np.matmul``. Its backward pass needs the adjoint of
-``im2col``, ``col2im``, which adds each column entry back onto the pixel it
-was read from. A transposed convolution is exactly that adjoint used as a
-forward pass. The module also holds the window geometry that the pooling,
+is one GEMM for the whole batch, which BLAS runs on two threads far better
+than a batch of one small product per image (which also stalls badly when
+the cores are shared). Its backward pass needs the adjoint of ``im2col``,
+``col2im``, which adds each column entry back onto the pixel it was read
+from. A transposed convolution is exactly that adjoint used as a forward
+pass. The module also holds the window geometry that the pooling,
 upsampling and crop layers share.
 """
 
@@ -79,26 +81,26 @@ def window_output_hw(owner, hw, kernel_size, stride, padding):
 
 # -- NumPy twins of the im2col kernels ---------------------------------------
 def _im2col_numpy(x, kh, kw, sh, sw, ph, pw):
-    """cols[n, (c, i, j), (oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
-    n, c = x.shape[:2]
+    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
+    c = x.shape[1]
     x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, -1)
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
 
 
 def _col2im_numpy(cols, h, w, kh, kw, sh, sw, ph, pw):
     """Adjoint of im2col: add every column entry back onto the pixel it came from."""
-    n = cols.shape[0]
-    c = cols.shape[1] // (kh * kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
-    cols = cols.reshape(n, c, kh, kw, h_out, w_out)
+    c = cols.shape[0] // (kh * kw)
+    n = cols.shape[1] // (h_out * w_out)
+    cols = cols.reshape(c, kh, kw, n, h_out, w_out)
     x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for i in range(kh):
         for j in range(kw):
             rows = slice(i, i + sh * h_out, sh)
             columns = slice(j, j + sw * w_out, sw)
-            x_pad[:, :, rows, columns] += cols[:, :, i, j]
+            x_pad[:, :, rows, columns] += cols[:, i, j].transpose(1, 0, 2, 3)
     return np.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
@@ -107,45 +109,60 @@ COL2IM = {"numba": kernels.col2im, "numpy": _col2im_numpy}
 
 
 # -- the math: W2 = W reshaped to a matrix, g = dL/dy --------------------------------
+# A matrix of "rows" has one row per channel and one column per (image, pixel),
+# the layout of the GEMMs; images are (n, c, h, w). Converting costs one copy.
+def _images_to_rows(x):
+    """(n, c, h, w) -> (c, n h w)."""
+    n, c = x.shape[:2]
+    return np.ascontiguousarray(x.reshape(n, c, -1).transpose(1, 0, 2)).reshape(c, -1)
+
+
+def _rows_to_images(rows, n, hw, b=None):
+    """(c, n h w) -> (n, c, h, w), adding ``b[c]`` on the way when given."""
+    c = rows.shape[0]
+    images = rows.reshape(c, n, -1).transpose(1, 0, 2)
+    if b is None:
+        return np.ascontiguousarray(images).reshape(n, c, *hw)
+    y = np.empty((n, c, images.shape[2]), dtype=rows.dtype)
+    np.add(images, b[:, None], out=y)
+    return y.reshape(n, c, *hw)
+
+
 def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col):
-    """y[n] = W2 cols[n] + b with cols = im2col(x); also returns cols for backward."""
+    """y = W2 cols + b with cols = im2col(x); also returns cols for backward."""
     c_out, _, kh, kw = W.shape
     cols = im2col(x, kh, kw, *stride, *padding)
-    y = np.matmul(W.reshape(c_out, -1), cols)
-    y += b[:, None]
-    return y.reshape(x.shape[0], c_out, *out_hw), cols
+    y = _rows_to_images(W.reshape(c_out, -1) @ cols, x.shape[0], out_hw, b)
+    return y, cols
 
 
 def _conv2d_backward(grad_out, cols, W, x_hw, stride, padding, col2im):
-    """dW2 = sum_n g[n] cols[n]^T,  db = sum of g,  dx = col2im(W2^T g[n])."""
-    n, c_out = grad_out.shape[:2]
-    _, _, kh, kw = W.shape
-    g = grad_out.reshape(n, c_out, -1)
-    dW = np.matmul(g, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
-    db = g.sum(axis=(0, 2))
-    dx = col2im(np.matmul(W.reshape(c_out, -1).T, g), *x_hw, kh, kw, *stride, *padding)
+    """dW2 = g cols^T,  db = sum of g,  dx = col2im(W2^T g), with g = dL/dy as rows."""
+    c_out, _, kh, kw = W.shape
+    g = _images_to_rows(grad_out)
+    dW = (g @ cols.T).reshape(W.shape)
+    db = g.sum(axis=1)
+    dx = col2im(W.reshape(c_out, -1).T @ g, *x_hw, kh, kw, *stride, *padding)
     return dx, dW, db
 
 
 def _conv_transpose2d_forward(x, W, b, stride, padding, out_hw, col2im):
-    """y = col2im(W2^T x[n]) + b."""
-    n, c_in = x.shape[:2]
-    _, _, kh, kw = W.shape
-    cols = np.matmul(W.reshape(c_in, -1).T, x.reshape(n, c_in, -1))
-    y = col2im(cols, *out_hw, kh, kw, *stride, *padding)
+    """y = col2im(W2^T x) + b with x as rows; also returns x as rows for backward."""
+    c_in, _, kh, kw = W.shape
+    x_rows = _images_to_rows(x)
+    y = col2im(W.reshape(c_in, -1).T @ x_rows, *out_hw, kh, kw, *stride, *padding)
     y += b[:, None, None]
-    return y
+    return y, x_rows
 
 
-def _conv_transpose2d_backward(grad_out, x, W, stride, padding, im2col):
-    """dx[n] = W2 im2col(g)[n] (a Conv2D of g),  dW2 = sum_n x[n] im2col(g)[n]^T,  db = sum of g."""
-    n, c_in = x.shape[:2]
-    _, _, kh, kw = W.shape
+def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im2col):
+    """dx = W2 im2col(g) (a Conv2D of g),  dW2 = x im2col(g)^T,  db = sum of g."""
+    c_in, _, kh, kw = W.shape
     g_cols = im2col(grad_out, kh, kw, *stride, *padding)
-    dx = np.matmul(W.reshape(c_in, -1), g_cols).reshape(x.shape)
-    dW = np.matmul(x.reshape(n, c_in, -1), g_cols.transpose(0, 2, 1)).sum(axis=0)
+    dx = _rows_to_images(W.reshape(c_in, -1) @ g_cols, x_shape[0], x_shape[2:])
+    dW = (x_rows @ g_cols.T).reshape(W.shape)
     db = grad_out.sum(axis=(0, 2, 3))
-    return dx, dW.reshape(W.shape), db
+    return dx, dW, db
 
 
 # -- the layers ------------------------------------------------------------------
@@ -182,12 +199,12 @@ class Conv2D(Layer):
 
     Notes
     -----
-    Forward is ``y[n] = W2 cols[n] + b`` for every image ``n``, with
+    Forward is one GEMM ``y = W2 cols + b`` for the whole batch, with
     ``W2 = W.reshape(out_channels, -1)`` and ``cols = im2col(x)`` (one
-    column per output pixel). Backward, with ``g[n]`` = dL/dy[n] as an
-    (out_channels, H_out W_out) matrix:
-    ``dL/dW2 = sum_n g[n] cols[n]^T``, ``dL/db = sum of g over batch and pixels``,
-    ``dL/dx = col2im(W2^T g[n])``, where ``col2im`` is the adjoint of ``im2col``.
+    column per image and output pixel). Backward, with ``g`` = dL/dy as an
+    (out_channels, N H_out W_out) matrix:
+    ``dL/dW2 = g cols^T``, ``dL/db = sum of g over batch and pixels``,
+    ``dL/dx = col2im(W2^T g)``, where ``col2im`` is the adjoint of ``im2col``.
 
     Examples
     --------
@@ -286,10 +303,10 @@ class ConvTranspose2D(Layer):
 
     Notes
     -----
-    Forward is ``y = col2im(W2^T x[n]) + b`` with ``W2 = W.reshape(in_channels, -1)``
-    and ``x[n]`` image ``n`` as an (in_channels, H W) matrix. Backward, with
-    ``g`` = dL/dy: ``dL/dx[n] = W2 im2col(g)[n]`` (a ``Conv2D`` of ``g``),
-    ``dL/dW2 = sum_n x[n] im2col(g)[n]^T``, ``dL/db = sum of g over batch and pixels``.
+    Forward is ``y = col2im(W2^T x) + b`` with ``W2 = W.reshape(in_channels, -1)``
+    and ``x`` as an (in_channels, N H W) matrix. Backward, with ``g`` = dL/dy:
+    ``dL/dx = W2 im2col(g)`` (a ``Conv2D`` of ``g``), ``dL/dW2 = x im2col(g)^T``,
+    ``dL/db = sum of g over batch and pixels``.
 
     Examples
     --------
@@ -338,19 +355,21 @@ class ConvTranspose2D(Layer):
 
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
-        y = _conv_transpose2d_forward(x, self.params["W"], self.params["b"], self.stride,
-                                      self.padding, self._output_hw(x.shape[2:]),
-                                      COL2IM[self.backend])
+        y, x_rows = _conv_transpose2d_forward(x, self.params["W"], self.params["b"],
+                                              self.stride, self.padding,
+                                              self._output_hw(x.shape[2:]),
+                                              COL2IM[self.backend])
         if training:
-            self._cache = x
+            self._cache = (x.shape, x_rows)
         return y
 
     def backward(self, grad_out):
-        x = self._saved()
-        out_shape = (x.shape[0], self.out_channels, *self._output_hw(x.shape[2:]))
+        x_shape, x_rows = self._saved()
+        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
         grad_out = np.ascontiguousarray(self._check_grad(grad_out, out_shape))
-        dx, dW, db = _conv_transpose2d_backward(grad_out, x, self.params["W"], self.stride,
-                                                self.padding, IM2COL[self.backend])
+        dx, dW, db = _conv_transpose2d_backward(grad_out, x_rows, x_shape, self.params["W"],
+                                                self.stride, self.padding,
+                                                IM2COL[self.backend])
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx

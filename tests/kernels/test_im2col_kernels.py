@@ -35,7 +35,7 @@ def tilings(draw, max_blocks=4):
 
 def columns_shape(shape, kh, kw, sh, sw, ph, pw):
     n, c, h, w = shape
-    return (n, c * kh * kw, ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1))
+    return (c * kh * kw, n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -75,16 +75,17 @@ def test_col2im_is_the_adjoint_of_im2col(im2col, col2im, case):
 
 
 def test_im2col_hand_computed_example():
-    """2x2 windows of a 3x3 image, stride 1, no padding: one column per window."""
-    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    """2x2 windows of two 3x3 images, stride 1, no padding: one column per window."""
+    x = np.stack([np.arange(9.0), 10 + np.arange(9.0)]).reshape(2, 1, 3, 3)
     np.testing.assert_array_equal(kernels.im2col(x, 2, 2, 1, 1, 0, 0),
-                                  [[[0, 1, 3, 4], [1, 2, 4, 5], [3, 4, 6, 7], [4, 5, 7, 8]]])
+                                  [[0, 1, 3, 4, 10, 11, 13, 14], [1, 2, 4, 5, 11, 12, 14, 15],
+                                   [3, 4, 6, 7, 13, 14, 16, 17], [4, 5, 7, 8, 14, 15, 17, 18]])
 
 
 def test_tiling_windows_are_a_rearrangement():
     """2x2 windows at stride 2: every pixel lands in exactly one column entry, and back."""
     x = np.arange(32.0).reshape(2, 1, 4, 4)
     cols = kernels.im2col(x, 2, 2, 2, 2, 0, 0)
-    np.testing.assert_array_equal(cols[0, 1], [1, 3, 9, 11])  # (i, j) = (0, 1)
+    np.testing.assert_array_equal(cols[1, :4], [1, 3, 9, 11])  # (i, j) = (0, 1), image 0
     np.testing.assert_array_equal(np.sort(cols.ravel()), x.ravel())
     np.testing.assert_array_equal(kernels.col2im(cols, 4, 4, 2, 2, 2, 2, 0, 0), x)
