@@ -4,16 +4,19 @@ Cases: Conv2D 3x3 pad 1 (64,1,28,28)->16 and (64,16,14,14)->32 channels;
 ConvTranspose2D as their adjoints and as a 2x2 stride-2 upsampler;
 MaxPool2D 2x2, AvgPool2D 2x2 and Upsample2D x2 (nearest, bilinear) on the
 conv outputs (64,16,28,28) and (64,32,14,14); each in float32 and float64.
-The contenders take turns in one process and the medians after warm-up are
-reported, with ratios to PyTorch CPU when ``import torch`` works. The cold
-Numba compile time (an empty cache, in a fresh process) and the cached
-first-call time are measured too. Writes ``benchmarks/results/conv.json``
-(and ``conv.md``) and prints a Markdown table. ``--threads N`` limits both
-BLAS (through threadpoolctl) and PyTorch to N threads; on a busy machine
+The contenders take turns in one process, 5 calls a turn after 0.1 s of
+idling (so that neither PyTorch's OpenMP threads nor OpenBLAS's, still
+spinning from the previous turn, take the cores from the next contender),
+and the medians after warm-up are reported, with ratios to PyTorch CPU when
+``import torch`` works. The cold Numba compile time (an empty cache, in a
+fresh process) and the cached first-call time are measured too. Writes
+``benchmarks/results/conv.json`` (and ``conv.md``) and prints a Markdown
+table. ``--threads N`` limits both BLAS (through threadpoolctl) and
+PyTorch to N threads; on a busy machine
 ``--threads 1 --clock cpu`` (CPU time of this process instead of wall time)
 gives the steadiest comparison.
 
-    python benchmarks/bench_conv.py [--repeats 30] [--threads N] [--clock wall|cpu]
+    python benchmarks/bench_conv.py [--repeats 12] [--threads N] [--clock wall|cpu]
 """
 
 import argparse
@@ -123,7 +126,8 @@ def compile_times():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--repeats", type=int, default=12,
+                        help="turns of 5 calls per contender (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads (default: leave as they are)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
@@ -151,7 +155,8 @@ def main():
                        for backend in ("numba", "numpy")}
             if have_torch:
                 runners["torch"] = torch_step(make_torch, shape, dtype, rng)
-            times = median_time(runners, args.repeats, warmup=3, clock=CLOCKS[args.clock])
+            times = median_time(runners, args.repeats, warmup=3, clock=CLOCKS[args.clock],
+                                gap=0.1, block=5)
             pause()
             row = {"case": label, "input": "x".join(map(str, shape)), "dtype": dtype,
                    **{f"{k}_ms": v * 1e3 for k, v in times.items()}}

@@ -16,11 +16,12 @@ import numpy as np
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter, gap=0.0):
+def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter, gap=0.0, block=1):
     """Median seconds per call of each ``runners[name]()``, taking turns, on ``clock``.
 
-    ``gap`` seconds of idling (untimed) before each call let the previous
-    contender's BLAS threads stop spinning, so that it does not slow the next.
+    A turn times ``block`` calls back to back. ``gap`` seconds of idling
+    (untimed) before each turn let the previous contender's threads (OpenBLAS,
+    PyTorch's OpenMP) stop spinning, so that they do not slow the next one.
     """
     for fn in runners.values():
         for _ in range(warmup):
@@ -31,8 +32,9 @@ def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter, gap=0.0)
             if gap:
                 time.sleep(gap)
             start = clock()
-            fn()
-            samples[name].append(clock() - start)
+            for _ in range(block):
+                fn()
+            samples[name].append((clock() - start) / block)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
