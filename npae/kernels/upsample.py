@@ -11,15 +11,11 @@ input row is interpolated along the columns into a (h, w_out) buffer, then
 output rows are mixed from two buffer rows. The tables are built by
 ``npae.layers.upsample`` (PyTorch's ``align_corners=False`` rule), which
 also holds the NumPy twins. The planes are done one at a time, so the
-(h, w_out) buffer stays in the cache; factor 2 has nearest loops of its
-own, and bilinear, the costliest, splits its planes between two threads
-(``npae.kernels.threads``).
+(h, w_out) buffer stays in the cache; factor 2 has loops of its own.
 """
 
 import numpy as np
 from numba import njit
-
-from npae.kernels.threads import over_planes
 
 
 @njit(cache=True)
@@ -68,23 +64,16 @@ def nearest_backward(grad_out, h, w, sh, sw):
     return dx.reshape(n, c, h, w)
 
 
+@njit(cache=True)
 def bilinear_forward(x, rows, row_weights, cols, col_weights):
     """y = the two-tap interpolation of x (module docstring), shape (n, c, h_out, w_out)."""
     n, c, h, w = x.shape
-    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
-    y = np.empty((n * c, rows.shape[0], cols.shape[0]), dtype=x.dtype)
-    over_planes(_bilinear_forward_planes, n * c, y.size, planes, y, rows, row_weights, cols,
-                col_weights)
-    return y.reshape(n, c, *y.shape[1:])
-
-
-@njit(cache=True, nogil=True)
-def _bilinear_forward_planes(start, stop, planes, y, rows, row_weights, cols, col_weights):
-    """``bilinear_forward`` of planes ``[start, stop)``: first along columns, then rows."""
-    h = planes.shape[1]
-    h_out, w_out = y.shape[1:]
-    along_columns = np.empty((h, w_out), dtype=planes.dtype)  # x A_w^T of one plane
-    for p in range(start, stop):
+    h_out = rows.shape[0]
+    w_out = cols.shape[0]
+    planes = x.reshape(n * c, h, w)
+    y = np.empty((n * c, h_out, w_out), dtype=x.dtype)
+    for p in range(n * c):
+        along_columns = np.empty((h, w_out), dtype=x.dtype)  # x A_w^T
         for i in range(h):
             for q in range(w_out):
                 along_columns[i, q] = (col_weights[q, 0] * planes[p, i, cols[q, 0]]
@@ -94,26 +83,17 @@ def _bilinear_forward_planes(start, stop, planes, y, rows, row_weights, cols, co
             r0, r1 = rows[o, 0], rows[o, 1]
             for q in range(w_out):
                 y[p, o, q] = a0 * along_columns[r0, q] + a1 * along_columns[r1, q]
+    return y.reshape(n, c, h_out, w_out)
 
 
+@njit(cache=True)
 def bilinear_backward(grad_out, h, w, rows, row_weights, cols, col_weights):
     """dx = A_h^T g A_w: each output gradient reaches its four source pixels, times weights."""
     n, c, h_out, w_out = grad_out.shape
-    g = np.ascontiguousarray(grad_out).reshape(n * c, h_out, w_out)
+    g = grad_out.reshape(n * c, h_out, w_out)
     dx = np.empty((n * c, h, w), dtype=grad_out.dtype)
-    over_planes(_bilinear_backward_planes, n * c, g.size, g, dx, rows, row_weights, cols,
-                col_weights)
-    return dx.reshape(n, c, h, w)
-
-
-@njit(cache=True, nogil=True)
-def _bilinear_backward_planes(start, stop, g, dx, rows, row_weights, cols, col_weights):
-    """``bilinear_backward`` of planes ``[start, stop)``: first along rows, then columns."""
-    h, w = dx.shape[1:]
-    h_out, w_out = g.shape[1:]
-    along_rows = np.empty((h, w_out), dtype=g.dtype)  # A_h^T g of one plane
-    for p in range(start, stop):
-        along_rows[:] = 0
+    for p in range(n * c):
+        along_rows = np.zeros((h, w_out), dtype=grad_out.dtype)  # A_h^T g
         for o in range(h_out):
             a0, a1 = row_weights[o, 0], row_weights[o, 1]
             r0, r1 = rows[o, 0], rows[o, 1]
@@ -125,3 +105,4 @@ def _bilinear_backward_planes(start, stop, g, dx, rows, row_weights, cols, col_w
             for q in range(w_out):
                 dx[p, i, cols[q, 0]] += col_weights[q, 0] * along_rows[i, q]
                 dx[p, i, cols[q, 1]] += col_weights[q, 1] * along_rows[i, q]
+    return dx.reshape(n, c, h, w)
