@@ -92,8 +92,9 @@ def bilinear_backward(grad_out, h, w, rows, row_weights, cols, col_weights):
     n, c, h_out, w_out = grad_out.shape
     g = grad_out.reshape(n * c, h_out, w_out)
     dx = np.empty((n * c, h, w), dtype=grad_out.dtype)
+    along_rows = np.empty((h, w_out), dtype=grad_out.dtype)  # A_h^T g of one plane
     for p in range(n * c):
-        along_rows = np.zeros((h, w_out), dtype=grad_out.dtype)  # A_h^T g
+        along_rows[:] = 0
         for o in range(h_out):
             a0, a1 = row_weights[o, 0], row_weights[o, 1]
             r0, r1 = rows[o, 0], rows[o, 1]
@@ -101,8 +102,10 @@ def bilinear_backward(grad_out, h, w, rows, row_weights, cols, col_weights):
                 along_rows[r0, q] += a0 * g[p, o, q]
                 along_rows[r1, q] += a1 * g[p, o, q]
         dx[p] = 0
-        for i in range(h):
-            for q in range(w_out):
-                dx[p, i, cols[q, 0]] += col_weights[q, 0] * along_rows[i, q]
-                dx[p, i, cols[q, 1]] += col_weights[q, 1] * along_rows[i, q]
+        for q in range(w_out):  # one column's taps and weights, read once for all rows
+            q0, q1 = cols[q, 0], cols[q, 1]
+            b0, b1 = col_weights[q, 0], col_weights[q, 1]
+            for i in range(h):
+                dx[p, i, q0] += b0 * along_rows[i, q]
+                dx[p, i, q1] += b1 * along_rows[i, q]
     return dx.reshape(n, c, h, w)
