@@ -39,6 +39,7 @@ BENCHMARKS = {
     "profile_small_step": ("profile_small_step.py", False, ["--repeats", "2"]),
     "fit": ("bench_fit.py", True, ["--quick"]),
     "conv": ("bench_conv.py", True, None),
+    "profile_conv": ("profile_conv.py", False, None),
     "unet": ("bench_unet.py", True, None),
     "pca": ("bench_pca.py", True, None),
     "startup": ("bench_startup.py", False, ["--quick"]),

@@ -1,0 +1,119 @@
+"""Where the time of Conv2D and ConvTranspose2D forward + backward goes (cases d and e).
+
+py-spy stops at the edge of a Numba kernel and at the BLAS call, so this
+profile times the parts of each layer's step one by one, with the shapes of
+``bench_conv.py``: the unfolding kernels (im2col, col2im), the layout copies
+between images and GEMM rows, and the three matrix products alone, with one
+BLAS thread and with two; then the whole layer step and PyTorch's whole
+step, each on one thread and on two. Median milliseconds per call, in
+turns of 3 calls after 0.12 s idle (spinning BLAS and OpenMP threads of
+the previous turn slowed PyTorch's two-thread step up to 5 x at 0.05 s). Writes
+``benchmarks/results/profile_conv.json`` and ``.md``.
+
+    python benchmarks/profile_conv.py [--repeats 7]
+"""
+
+import argparse
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from benchmarks_common import environment, median_time, write_results
+from npae import kernels
+from npae.layers import Conv2D, ConvTranspose2D
+from npae.layers.conv import _images_to_rows, _rows_to_images
+
+# (label, layer factory, torch factory, input shape); the products are named as in conv.py
+CASES = [
+    ("Conv2D 16->32 3x3 p1", lambda dt: Conv2D(16, 32, 3, padding=1, dtype=dt),
+     lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14)),
+    ("ConvT 32->16 3x3 p1", lambda dt: ConvTranspose2D(32, 16, 3, padding=1, dtype=dt),
+     lambda nn: nn.ConvTranspose2d(32, 16, 3, padding=1), (64, 32, 14, 14)),
+    ("ConvT 16->1 3x3 p1", lambda dt: ConvTranspose2D(16, 1, 3, padding=1, dtype=dt),
+     lambda nn: nn.ConvTranspose2d(16, 1, 3, padding=1), (64, 16, 28, 28)),
+    ("ConvT 32->16 2x2 s2", lambda dt: ConvTranspose2D(32, 16, 2, stride=2, dtype=dt),
+     lambda nn: nn.ConvTranspose2d(32, 16, 2, stride=2), (64, 32, 14, 14)),
+]
+
+
+def parts(layer, x, g):
+    """Callables for each part of the layer's forward + backward, and the whole step."""
+    n = x.shape[0]
+    W = layer.params["W"]
+    kh, kw = layer.kernel_size
+    geometry = (kh, kw, *layer.stride, *layer.padding)
+    if isinstance(layer, Conv2D):
+        cols = kernels.im2col(x, *geometry)
+        W2 = W.reshape(W.shape[0], -1)
+        g_rows = _images_to_rows(g)
+        products = lambda: (W2 @ cols, g_rows @ cols.T, W2.T @ g_rows)  # noqa: E731
+        unfold = {"im2col(x)": lambda: kernels.im2col(x, *geometry),
+                  "col2im(W2^T g)": lambda: kernels.col2im(W2.T @ g_rows, *x.shape[2:],
+                                                           *geometry)}
+        out_rows = W2 @ cols
+    else:
+        x_rows = _images_to_rows(x)
+        W2 = W.reshape(W.shape[0], -1)
+        g_cols = kernels.im2col(g, *geometry)
+        products = lambda: (W2.T @ x_rows, W2 @ g_cols, x_rows @ g_cols.T)  # noqa: E731
+        unfold = {"col2im(W2^T x)": lambda: kernels.col2im(W2.T @ x_rows, *g.shape[2:],
+                                                           *geometry),
+                  "im2col(g)": lambda: kernels.im2col(g, *geometry)}
+        out_rows = W2 @ g_cols
+    copies = {"layout copies (images <-> rows)": lambda: (
+        _images_to_rows(g if isinstance(layer, Conv2D) else x),
+        _rows_to_images(out_rows, n, (g if isinstance(layer, Conv2D) else x).shape[2:]))}
+
+    def step():
+        layer.forward(x)
+        layer.backward(g)
+
+    return {**unfold, **copies, "3 matrix products": products, "whole layer step": step}
+
+
+def torch_step(make, x, g):
+    import torch
+
+    module = make(torch.nn).to(torch.float32 if x.dtype == np.float32 else torch.float64)
+    tx = torch.from_numpy(x).requires_grad_()
+    tg = torch.from_numpy(g)
+
+    def step():
+        tx.grad = None
+        module(tx).backward(tg)
+
+    return step
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    rows = []
+    for label, make, make_torch, shape in CASES:
+        for dtype in ("float32", "float64"):
+            layer = make(dtype)
+            x = rng.normal(size=shape).astype(dtype)
+            g = rng.normal(size=(shape[0], *layer.output_shape(shape[1:]))).astype(dtype)
+            runners = parts(layer, x, g)
+            if torch is not None:
+                runners["torch whole step"] = torch_step(make_torch, x, g)
+            for threads in (2, 1):
+                if torch is not None:
+                    torch.set_num_threads(threads)
+                with threadpool_limits(threads):
+                    times = median_time(runners, args.repeats, warmup=2, gap=0.12, block=3)
+                rows += [{"case": label, "dtype": dtype, "threads": threads, "part": part,
+                          "ms": seconds * 1e3} for part, seconds in times.items()]
+        if torch is not None:
+            torch.set_num_threads(2)
+    write_results("profile_conv", rows, environment(skipped=[] if torch else ["torch"]))
+
+
+if __name__ == "__main__":
+    main()
