@@ -47,17 +47,17 @@ def parts(layer, x, g):
         W2 = W.reshape(W.shape[0], -1)
         g_rows = _images_to_rows(g)
         products = lambda: (W2 @ cols, g_rows @ cols.T, W2.T @ g_rows)  # noqa: E731
+        d_cols = W2.T @ g_rows
         unfold = {"im2col(x)": lambda: kernels.im2col(x, *geometry),
-                  "col2im(W2^T g)": lambda: kernels.col2im(W2.T @ g_rows, *x.shape[2:],
-                                                           *geometry)}
+                  "col2im(W2^T g)": lambda: kernels.col2im(d_cols, *x.shape[2:], *geometry)}
         out_rows = W2 @ cols
     else:
         x_rows = _images_to_rows(x)
         W2 = W.reshape(W.shape[0], -1)
         g_cols = kernels.im2col(g, *geometry)
         products = lambda: (W2.T @ x_rows, W2 @ g_cols, x_rows @ g_cols.T)  # noqa: E731
-        unfold = {"col2im(W2^T x)": lambda: kernels.col2im(W2.T @ x_rows, *g.shape[2:],
-                                                           *geometry),
+        y_cols = W2.T @ x_rows
+        unfold = {"col2im(W2^T x)": lambda: kernels.col2im(y_cols, *g.shape[2:], *geometry),
                   "im2col(g)": lambda: kernels.im2col(g, *geometry)}
         out_rows = W2 @ g_cols
     copies = {"layout copies (images <-> rows)": lambda: (
