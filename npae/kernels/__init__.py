@@ -5,7 +5,7 @@ with ``backend="numpy"``); ``tests/kernels`` checks that the two agree.
 Kernels are compiled on first use for the dtype they meet (float32 or
 float64), about 0.2-0.6 s of CPU each, and cached on disk (``cache=True``),
 so later processes load them in well under a second. They run serially
-(``parallel=True`` multiplied the compile time by about six, and the
+(``parallel=True`` multiplied the compile time by about five, and the
 serial loops already beat PyTorch's two threads) and none uses ``fastmath``.
 """
 

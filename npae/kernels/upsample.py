@@ -34,8 +34,10 @@ def nearest_forward(x, sh, sw):
                 for j in range(w):
                     for b in range(sw):
                         row[j * sw + b] = planes[p, i, j]
-            for a in range(1, sh):
-                y[p, i * sh + a] = row
+            for a in range(1, sh):  # the other rows of the block repeat the first
+                copy = y[p, i * sh + a]
+                for q in range(w * sw):
+                    copy[q] = row[q]
     return y.reshape(n, c, h * sh, w * sw)
 
 
