@@ -35,7 +35,10 @@ def im2col(x, kh, kw, sh, sw, ph, pw):
     x_pad = np.zeros((h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
-            x_pad[ph:ph + h, pw:pw + w] = x[ni, ci]
+            for r in range(h):  # the interior; the zero border is never written
+                padded, row = x_pad[ph + r], x[ni, ci, r]
+                for q in range(w):
+                    padded[pw + q] = row[q]
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(h_out):
@@ -68,7 +71,7 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     x_pad = np.empty((h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
     for ni in range(n):
         for ci in range(c):
-            x_pad[:] = 0
+            x_pad.ravel()[:] = 0
             for i in range(kh):
                 for j in range(kw):
                     for oh in range(h_out):
@@ -80,7 +83,10 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
                         else:
                             for ow in range(w_out):
                                 dst[ow * sw + j] += src[ow]
-            x[ni, ci] = x_pad[ph:ph + h, pw:pw + w]
+            for r in range(h):
+                out, padded = x[ni, ci, r], x_pad[ph + r]
+                for q in range(w):
+                    out[q] = padded[pw + q]
     return x
 
 
