@@ -40,6 +40,7 @@ BENCHMARKS = {
     "fit": ("bench_fit.py", True, ["--quick"]),
     "conv": ("bench_conv.py", True, None),
     "profile_conv": ("profile_conv.py", False, None),
+    "numpy_ml": ("bench_numpy_ml.py", False, None),
     "unet": ("bench_unet.py", True, None),
     "pca": ("bench_pca.py", True, None),
     "startup": ("bench_startup.py", False, ["--quick"]),
