@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from benchmarks_common import environment, write_results
+from benchmarks_common import environment, import_numpy_ml, write_results
 from npae.layers import Dense, ReLU, Sigmoid
 from npae.losses import mean_squared_error
 from npae.network import Sequential
@@ -71,25 +71,8 @@ def torch_step(sizes, batch, dtype, rng):
     return step
 
 
-def import_numpy_ml():
-    """numpy-ml's layers and Adam, or None; 0.1.2 needs ``collections.Hashable`` (gone in 3.10)."""
-    import collections
-    import collections.abc
-    import warnings
-
-    collections.Hashable = collections.abc.Hashable
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # its reinforcement-learning part asks for gym
-            from numpy_ml.neural_nets.layers import FullyConnected
-            from numpy_ml.neural_nets.optimizers import Adam as NumpyMLAdam
-    except ImportError:
-        return None
-    return FullyConnected, NumpyMLAdam
-
-
 def numpy_ml_step(sizes, batch, dtype, rng, numpy_ml):
-    FullyConnected, NumpyMLAdam = numpy_ml
+    FullyConnected, NumpyMLAdam = numpy_ml.layers.FullyConnected, numpy_ml.optimizers.Adam
     layers = [FullyConnected(b, act_fn="ReLU" if i < len(sizes) - 2 else "Sigmoid",
                              optimizer=NumpyMLAdam(lr=1e-3))
               for i, b in enumerate(sizes[1:])]

@@ -16,16 +16,13 @@ in ``bench_dense.py``. Without numpy-ml the rows say so. Writes
 """
 
 import argparse
-import collections
-import collections.abc
-import warnings
 
 import numpy as np
 
-from benchmarks_common import environment, median_time, write_results
+from benchmarks_common import environment, import_numpy_ml, median_time, write_results
 from npae.layers import AvgPool2D, Conv2D, MaxPool2D
 
-# (label, npae layer, numpy-ml layer from its module, NCHW input shape)
+# (label, npae layer, numpy-ml layer from its layers module, NCHW input shape)
 CASES = [
     ("Conv2D 1->16 3x3 p1", lambda: Conv2D(1, 16, 3, padding=1),
      lambda nm: nm.Conv2D(16, (3, 3), pad=1, stride=1), (64, 1, 28, 28)),
@@ -40,18 +37,6 @@ CASES = [
 ]
 
 
-def import_numpy_ml_layers():
-    """numpy-ml's layer module, or None when it is not installed."""
-    collections.Hashable = collections.abc.Hashable  # removed in Python 3.10
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # its reinforcement-learning part asks for gym
-            from numpy_ml.neural_nets import layers
-    except ImportError:
-        return None
-    return layers
-
-
 def forward_backward(layer, x, g, **kwargs):
     def step():
         layer.forward(x, **kwargs)
@@ -64,7 +49,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    numpy_ml = import_numpy_ml_layers()
+    neural_nets = import_numpy_ml()
+    numpy_ml = neural_nets.layers if neural_nets else None
     rng = np.random.default_rng(0)
     rows = []
     for label, make, make_peer, shape in CASES:

@@ -5,11 +5,14 @@ every case runs its contenders in turn, round after round, and reports
 medians; ratios come from the same run.
 """
 
+import collections
+import collections.abc
 import json
 import os
 import platform
 import statistics
 import time
+import warnings
 
 import numpy as np
 
@@ -36,6 +39,22 @@ def median_time(runners, repeats=50, warmup=5, clock=time.perf_counter, gap=0.0,
                 fn()
             samples[name].append((clock() - start) / block)
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def import_numpy_ml():
+    """numpy-ml's ``neural_nets`` package (the pure-NumPy peer), or None if not installed.
+
+    numpy-ml 0.1.2 uses ``collections.Hashable``, gone since Python 3.10; the
+    alias is put back here, in the benchmark's process only.
+    """
+    collections.Hashable = collections.abc.Hashable
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its reinforcement-learning part asks for gym
+            import numpy_ml.neural_nets
+    except ImportError:
+        return None
+    return numpy_ml.neural_nets
 
 
 def pause(seconds=0.2):
