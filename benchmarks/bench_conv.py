@@ -27,6 +27,7 @@ import tempfile
 import time
 
 import numpy as np
+from bench_dense import set_threads
 
 from benchmarks_common import environment, median_time, pause, write_results
 from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
@@ -134,17 +135,12 @@ def main():
                         help="wall time, or CPU time of this process (with --threads 1)")
     args = parser.parse_args()
     try:
-        import torch
-
-        have_torch = True
+        import torch  # noqa: F401  (only: is it there?)
     except ImportError:
         have_torch = False
-    if args.threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=args.threads)
-        if have_torch:
-            torch.set_num_threads(args.threads)
+    else:
+        have_torch = True
+    set_threads(args.threads)
     compile_s = compile_times()
     print("first calls of every kernel in both dtypes, seconds:", compile_s, flush=True)
     rng = np.random.default_rng(0)

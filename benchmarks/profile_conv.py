@@ -38,31 +38,26 @@ CASES = [
 
 def parts(layer, x, g):
     """Callables for each part of the layer's forward + backward, and the whole step."""
-    n = x.shape[0]
-    W = layer.params["W"]
+    W2 = layer.params["W"].reshape(layer.params["W"].shape[0], -1)
     kh, kw = layer.kernel_size
     geometry = (kh, kw, *layer.stride, *layer.padding)
-    if isinstance(layer, Conv2D):
-        cols = kernels.im2col(x, *geometry)
-        W2 = W.reshape(W.shape[0], -1)
-        g_rows = _images_to_rows(g)
-        products = lambda: (W2 @ cols, g_rows @ cols.T, W2.T @ g_rows)  # noqa: E731
-        d_cols = W2.T @ g_rows
+    if isinstance(layer, Conv2D):  # x is unfolded, g taken as rows
+        cols, rows = kernels.im2col(x, *geometry), _images_to_rows(g)
+        products = lambda: (W2 @ cols, rows @ cols.T, W2.T @ rows)  # noqa: E731
+        d_cols = W2.T @ rows
         unfold = {"im2col(x)": lambda: kernels.im2col(x, *geometry),
                   "col2im(W2^T g)": lambda: kernels.col2im(d_cols, *x.shape[2:], *geometry)}
-        out_rows = W2 @ cols
-    else:
-        x_rows = _images_to_rows(x)
-        W2 = W.reshape(W.shape[0], -1)
-        g_cols = kernels.im2col(g, *geometry)
-        products = lambda: (W2.T @ x_rows, W2 @ g_cols, x_rows @ g_cols.T)  # noqa: E731
-        y_cols = W2.T @ x_rows
+        as_rows = g  # the images that become rows (and the shape that rows return to)
+    else:  # x taken as rows, g is unfolded
+        cols, rows = kernels.im2col(g, *geometry), _images_to_rows(x)
+        products = lambda: (W2.T @ rows, W2 @ cols, rows @ cols.T)  # noqa: E731
+        y_cols = W2.T @ rows
         unfold = {"col2im(W2^T x)": lambda: kernels.col2im(y_cols, *g.shape[2:], *geometry),
                   "im2col(g)": lambda: kernels.im2col(g, *geometry)}
-        out_rows = W2 @ g_cols
+        as_rows = x
+    out_rows = W2 @ cols
     copies = {"layout copies (images <-> rows)": lambda: (
-        _images_to_rows(g if isinstance(layer, Conv2D) else x),
-        _rows_to_images(out_rows, n, (g if isinstance(layer, Conv2D) else x).shape[2:]))}
+        _images_to_rows(as_rows), _rows_to_images(out_rows, x.shape[0], as_rows.shape[2:]))}
 
     def step():
         layer.forward(x)
