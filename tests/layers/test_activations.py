@@ -20,6 +20,10 @@ from npae.layers import (
 
 ALL = [Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softplus]
 KINKED = (ReLU, LeakyReLU)  # not differentiable at 0
+# Beyond |x| = 4 tanh' < 1.3e-3, and where every entry of a small batch lies
+# there, central differences' round-off (~1e-10) is no longer small against
+# the gradient itself: tanh failed 80 of 3000 single-entry draws at |x| ~ 6.
+SATURATING = (Sigmoid, Tanh)
 
 shapes = hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=4)
 
@@ -35,6 +39,8 @@ def test_gradient_check(cls, shape, seed):
     x = 3 * np.random.default_rng(seed).normal(size=shape)
     if cls in KINKED:
         x = away_from_zero(x)
+    if cls in SATURATING:
+        x = np.clip(x, -4, 4)
     result = check_layer(cls(), x, seed=seed)
     assert list(result) == ["x"]
     assert result.max_error < 1e-6, result.table()
