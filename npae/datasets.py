@@ -13,7 +13,6 @@ import http.client
 import math
 import numbers
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,7 +23,7 @@ import numpy as np
 import sklearn.datasets
 
 from npae._validation import check_choice, check_float_dtype, check_int, check_number
-from npae.utils import as_generator
+from npae.utils import as_generator, atomic_write
 
 # --------------------------------------------------------------------------- digits
 
@@ -467,38 +466,33 @@ def _download(url, dest, sha256, magic, timeout, retries):
     with exponential back-off; other HTTP errors are not.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp_path = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            for attempt in range(1, retries + 1):
-                tmp.seek(0)
-                tmp.truncate()
-                try:
-                    _fetch_once(url, tmp, timeout)
-                    break
-                except (OSError, http.client.HTTPException) as err:
-                    retryable = not isinstance(err, urllib.error.HTTPError) or (
-                        err.code in _RETRY_HTTP_CODES
-                    )
-                    if not retryable or attempt == retries:
-                        raise DownloadError(
-                            f"could not download {url} ({attempt} of {retries} attempts): "
-                            f"{_describe_error(err, timeout)}"
-                        ) from err
-                time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+    with atomic_write(dest, prefix=f".{dest.name}.", suffix=".part") as tmp:
+        for attempt in range(1, retries + 1):
+            tmp.seek(0)
+            tmp.truncate()
+            try:
+                _fetch_once(url, tmp, timeout)
+                break
+            except (OSError, http.client.HTTPException) as err:
+                retryable = not isinstance(err, urllib.error.HTTPError) or (
+                    err.code in _RETRY_HTTP_CODES
+                )
+                if not retryable or attempt == retries:
+                    raise DownloadError(
+                        f"could not download {url} ({attempt} of {retries} attempts): "
+                        f"{_describe_error(err, timeout)}"
+                    ) from err
+            time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+        tmp.flush()
         if sha256 is not None:
-            got = _sha256(tmp_path)
+            got = _sha256(tmp.name)
             if got != sha256.lower():
                 raise ChecksumError(
                     f"{dest.name} downloaded from {url}: expected SHA-256 {sha256.lower()}, "
                     f"got {got}"
                 )
-        array = _read_idx(tmp_path, dest.name, magic)
-        os.replace(tmp_path, dest)
-        return array
-    finally:
-        tmp_path.unlink(missing_ok=True)
+        array = _read_idx(Path(tmp.name), dest.name, magic)
+    return array
 
 
 def load_mnist(path=None, kind="digits", split="train", download=False, cache_dir=None,

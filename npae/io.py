@@ -25,12 +25,12 @@ only when complete, so a crash never leaves a half-written model.
 import hashlib
 import json
 import os
-import secrets
 import zipfile
 
 import numpy as np
 
 from npae.network import Sequential
+from npae.utils import atomic_write
 
 FORMAT = "npae-model"
 FORMAT_VERSION = 1
@@ -212,43 +212,8 @@ def _write(estimator, path, checkpoint=None):
 
 
 def _atomic_savez(path, payload):
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path!r}: no directory {directory!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"cannot save to {path!r}: it is a directory, not a file")
-    # Not tempfile.mkstemp: its files are private (0600); a model file gets the
-    # permissions of any file the user creates (0666 minus the umask).
-    tmp = os.path.join(directory, f".npae-{secrets.token_hex(8)}.tmp")
-    try:
-        with open(tmp, "xb") as fh:
-            np.savez(fh, **payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (a power cut could otherwise undo it).
-
-    Best effort: the file is already complete and in place, so a file system
-    that cannot sync a directory (Windows, some network mounts) is no error.
-    """
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    with atomic_write(path) as fh:
+        np.savez(fh, **payload)
 
 
 # -- loading ----------------------------------------------------------------------

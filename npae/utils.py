@@ -1,6 +1,9 @@
-"""Small shared helpers: seeded generators."""
+"""Small shared helpers: seeded generators and atomic file writes."""
 
+import contextlib
 import numbers
+import os
+import secrets
 
 import numpy as np
 
@@ -23,3 +26,52 @@ def as_generator(seed):
         "random_state must be None, an int or a numpy.random.Generator, "
         f"got {type(seed).__name__}"
     )
+
+
+@contextlib.contextmanager
+def atomic_write(path, prefix=".npae-", suffix=".tmp"):
+    """Write a file all at once: yield a binary file beside ``path``, then rename it over.
+
+    The temporary file (``prefix``, random hex, ``suffix``) is flushed and
+    synced to disk before ``os.replace`` puts it in place, and the directory
+    is synced after; if the ``with`` body raises (or the process is stopped),
+    the temporary file is removed and whatever stood at ``path`` is left as
+    it was. The file gets the permissions of any file the user creates
+    (0666 minus the umask), not ``tempfile``'s private 0600.
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot write {path!r}: no directory {directory!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {path!r}: it is a directory, not a file")
+    tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(8)}{suffix}")
+    try:
+        with open(tmp, "xb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory):
+    """Make a rename durable (a power cut could otherwise undo it).
+
+    Best effort: the file is already complete and in place, so a file system
+    that cannot sync a directory (Windows, some network mounts) is no error.
+    """
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
