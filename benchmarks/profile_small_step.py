@@ -1,13 +1,14 @@
 """Where the time of the small dense step (case b, 64-32-8-32-64, batch 64) goes.
 
-py-spy and line_profiler stop at the edge of a Numba kernel, so this profile
-times the parts of the step one by one, in this process, with the same
-network and data as ``bench_dense.py``: the Python-level phases of the step
-(``zero_grad``, ``forward``, the loss, ``backward``, ``Adam.step``), the
-one-call forward and backward kernels alone (their Python wrappers are the
-difference), and inside the kernels the matrix products alone and the
-sigmoid of the output layer alone. Medians of blocks of calls; microseconds
-per call. Writes ``benchmarks/results/profile_small_step.json`` and ``.md``.
+The step runs layer by layer, each layer's own ``forward`` and ``backward``
+(the code a student reads), so this profile times the parts of it one by
+one, in this process, with the same network and data as ``bench_dense.py``:
+the phases of the step (``zero_grad``, ``forward``, the loss, ``backward``,
+``Adam.step``), every layer's ``forward`` and ``backward`` alone, and the
+step's matrix products alone (NumPy's ``np.dot`` on the same arrays: what is
+left when every Python call and elementwise pass is taken away). Medians of
+blocks of calls; microseconds per call. Writes
+``benchmarks/results/profile_small_step.json`` and ``.md``.
 
     python benchmarks/profile_small_step.py [--repeats 15]
 """
@@ -18,23 +19,12 @@ import time
 
 import numpy as np
 from bench_dense import npae_step
-from numba import njit
 
 from benchmarks_common import environment, write_results
-from npae.kernels import dense as loops
+from npae.layers import Dense
 from npae.losses import mean_squared_error
 
 SIZES, BATCH, BLOCK = (64, 32, 8, 32, 64), 64, 200
-
-
-@njit(cache=True)
-def products_only(inputs, weights, grads_out):
-    """The step's 4 forward and 7 backward products (the first layer's dL/dx is skipped)."""
-    for l in range(len(weights)):
-        np.dot(inputs[l], weights[l])
-        np.dot(inputs[l].T, grads_out[l])
-        if l > 0:
-            np.dot(grads_out[l], weights[l].T)
 
 
 def per_call_us(fn, repeats):
@@ -49,39 +39,64 @@ def per_call_us(fn, repeats):
     return statistics.median(samples) * 1e6
 
 
+def products_only(net, x, grad):
+    """The step's 4 forward and 7 backward products (the first layer's dL/dx is skipped)."""
+    denses = [layer for layer in net.layers if isinstance(layer, Dense)]
+    inputs = [x] + [np.empty((BATCH, d.out_features), dtype=x.dtype) for d in denses[:-1]]
+    grads_out = [np.empty((BATCH, d.out_features), dtype=x.dtype) for d in denses]
+
+    def run():
+        for l, dense in enumerate(denses):
+            W = dense.params["W"]
+            np.dot(inputs[l], W)
+            np.dot(inputs[l].T, grads_out[l])
+            if l > 0:
+                np.dot(grads_out[l], W.T)
+
+    return run
+
+
+def layer_parts(net, x):
+    """``forward`` and ``backward`` of each layer alone, on the inputs the step gives it."""
+    timings = {}
+    h = x
+    for i, layer in enumerate(net.layers):
+        y = layer.forward(h)
+        g = np.ones_like(y)
+        timings[f"{i}: {layer.name}.forward"] = (lambda layer=layer, h=h: layer.forward(h))
+        timings[f"{i}: {layer.name}.backward"] = (
+            lambda layer=layer, h=h, g=g: (layer.forward(h), layer.backward(g)))
+        h = y
+    return timings
+
+
 def parts(dtype, repeats):
     step, net, opt, x = npae_step(SIZES, BATCH, dtype, np.random.default_rng(0), parts=True)
     y = net.forward(x)
-    plan = net._plan  # the one-call plan, made on the first forward
     _, grad = mean_squared_error(y, x)
-    weights = tuple(d.params["W"] for d in plan.denses)
-    biases = tuple(d.params["b"] for d in plan.denses)
-    pre = tuple(np.empty((BATCH, d.out_features), dtype=dtype) for d in plan.denses)
-    post = tuple(np.empty_like(z) for z in pre)
-    inputs, pre_saved, post_saved = plan.caches(grad)
-    grad_w = tuple(d.grads["W"] for d in plan.denses)
-    grad_b = tuple(d.grads["b"] for d in plan.denses)
-    z_out = np.random.default_rng(1).normal(size=(BATCH, SIZES[-1])).astype(dtype)
-    y_out = np.empty_like(z_out)
     timings = {
         "whole step": step,
         "zero_grad": net.zero_grad,
         "forward": lambda: net.forward(x),
         "loss": lambda: mean_squared_error(y, x),
-        "backward": lambda: net.backward(grad, input_grad=False),
+        "forward + backward": lambda: (net.forward(x), net.backward(grad, input_grad=False)),
         "Adam.step": opt.step,
-        "forward kernel": lambda: loops.mlp_forward(x, weights, biases, plan.kinds, plan.alphas,
-                                                    pre, post, plan.check),
-        "backward kernel": lambda: loops.mlp_backward(grad, inputs, weights, plan.kinds,
-                                                      plan.alphas, pre_saved, post_saved,
-                                                      grad_w, grad_b, False),
-        "matrix products alone": lambda: products_only(inputs, weights, pre_saved),
-        "output sigmoid alone (64 x 64)": lambda: loops.activation_forward(
-            loops.SIGMOID, 0.0, z_out.ravel(), y_out.ravel()),
-        "np.exp of the same (NumPy, SIMD)": lambda: np.exp(z_out, out=y_out),
+        "matrix products alone": products_only(net, x, grad),
+        **layer_parts(net, x),
     }
-    return [{"dtype": dtype, "part": name, "us_per_call": per_call_us(fn, repeats)}
+    rows = [{"dtype": dtype, "part": name, "us_per_call": per_call_us(fn, repeats), "note": ""}
             for name, fn in timings.items()]
+    forward = next(r["us_per_call"] for r in rows if r["part"] == "forward")
+    for row in rows:  # a layer's backward alone: its forward + backward less its forward
+        if row["part"].endswith(".backward"):
+            own_forward = next(r["us_per_call"] for r in rows
+                               if r["part"] == row["part"].replace(".backward", ".forward"))
+            row["note"] = f"{row['us_per_call'] - own_forward:.1f} us without its forward"
+    rows.append({"dtype": dtype, "part": "backward (forward + backward less forward)",
+                 "us_per_call": next(r["us_per_call"] for r in rows
+                                     if r["part"] == "forward + backward") - forward,
+                 "note": ""})
+    return rows
 
 
 def main():
