@@ -6,6 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 from npae import losses
 from npae._validation import check_choice, check_number
 from npae.models.autoencoder import Autoencoder
+from npae.network import dense_blocks
 
 PENALTIES = ("kl", "l1")
 
@@ -23,7 +24,8 @@ class FiltersMixin:
         with ``npae.plot.plot_filters(model.filters().T, image_shape)``.
         """
         check_is_fitted(self, "network_")
-        W = self.encoder_.layers[0].params["W"]
+        first_dense, _ = dense_blocks(self.encoder_)[0]
+        W = first_dense.params["W"]
         norms = np.linalg.norm(W, axis=0)
         return (W / np.maximum(norms, np.finfo(W.dtype).tiny)).T
 
