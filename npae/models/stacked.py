@@ -183,7 +183,7 @@ class StackedAutoencoder(BaseAutoencoder):
 
 
 def _dense_groups(network):
-    """The layers of an MLP per Dense, ``[[Dense, activation], [Dense], ...]``, by ``dense_blocks``."""
+    """The layers of an MLP per Dense: ``[[Dense, activation], [Dense], ...]``."""
     return [[layer for layer in block if layer is not None] for block in dense_blocks(network)]
 
 
