@@ -1,13 +1,13 @@
 """Where the time of the small dense step (case b, 64-32-8-32-64, batch 64) goes.
 
-py-spy and line_profiler stop at the edge of a Numba kernel, so this profile
-times the parts of the step one by one, in this process, with the same
-network and data as ``bench_dense.py``: the Python-level phases of the step
-(``zero_grad``, ``forward``, the loss, ``backward``, ``Adam.step``), the
-one-call forward and backward kernels alone (their Python wrappers are the
-difference), and inside the kernels the matrix products alone and the
-sigmoid of the output layer alone. Medians of blocks of calls; microseconds
-per call. Writes ``benchmarks/results/profile_small_step.json`` and ``.md``.
+The step runs through each layer's own ``forward`` and ``backward``; this
+profile times its parts one by one, in this process, with the same network
+and data as ``bench_dense.py``: the phases of the step (``zero_grad``,
+``forward``, the loss, ``backward``, ``Adam.step``), every layer's
+``forward`` and ``backward`` alone, and the step's matrix products alone
+(in one compiled call: what is left is Python and per-layer work). Medians
+of blocks of calls; microseconds per call. Writes
+``benchmarks/results/profile_small_step.json`` and ``.md``.
 
     python benchmarks/profile_small_step.py [--repeats 15]
 """
@@ -21,7 +21,7 @@ from bench_dense import npae_step
 from numba import njit
 
 from benchmarks_common import environment, write_results
-from npae.kernels import dense as loops
+from npae.layers import Dense
 from npae.losses import mean_squared_error
 
 SIZES, BATCH, BLOCK = (64, 32, 8, 32, 64), 64, 200
@@ -52,17 +52,17 @@ def per_call_us(fn, repeats):
 def parts(dtype, repeats):
     step, net, opt, x = npae_step(SIZES, BATCH, dtype, np.random.default_rng(0), parts=True)
     y = net.forward(x)
-    plan = net._plan  # the one-call plan, made on the first forward
     _, grad = mean_squared_error(y, x)
-    weights = tuple(d.params["W"] for d in plan.denses)
-    biases = tuple(d.params["b"] for d in plan.denses)
-    pre = tuple(np.empty((BATCH, d.out_features), dtype=dtype) for d in plan.denses)
-    post = tuple(np.empty_like(z) for z in pre)
-    inputs, pre_saved, post_saved = plan.caches(grad)
-    grad_w = tuple(d.grads["W"] for d in plan.denses)
-    grad_b = tuple(d.grads["b"] for d in plan.denses)
-    z_out = np.random.default_rng(1).normal(size=(BATCH, SIZES[-1])).astype(dtype)
-    y_out = np.empty_like(z_out)
+    # Each layer's input and the gradient it receives, from one pass each way.
+    inputs, h = [], x
+    for layer in net.layers:
+        inputs.append(h)
+        h = layer.forward(h)
+    grads_in, g = [], grad
+    for layer in reversed(net.layers):
+        grads_in.insert(0, g)
+        g = layer.backward(g)
+    denses = [i for i, layer in enumerate(net.layers) if isinstance(layer, Dense)]
     timings = {
         "whole step": step,
         "zero_grad": net.zero_grad,
@@ -70,16 +70,14 @@ def parts(dtype, repeats):
         "loss": lambda: mean_squared_error(y, x),
         "backward": lambda: net.backward(grad, input_grad=False),
         "Adam.step": opt.step,
-        "forward kernel": lambda: loops.mlp_forward(x, weights, biases, plan.kinds, plan.alphas,
-                                                    pre, post, plan.check),
-        "backward kernel": lambda: loops.mlp_backward(grad, inputs, weights, plan.kinds,
-                                                      plan.alphas, pre_saved, post_saved,
-                                                      grad_w, grad_b, False),
-        "matrix products alone": lambda: products_only(inputs, weights, pre_saved),
-        "output sigmoid alone (64 x 64)": lambda: loops.activation_forward(
-            loops.SIGMOID, 0.0, z_out.ravel(), y_out.ravel()),
-        "np.exp of the same (NumPy, SIMD)": lambda: np.exp(z_out, out=y_out),
     }
+    for i, layer in enumerate(net.layers):
+        timings[f"{i}: {layer.name}.forward"] = lambda layer=layer, h=inputs[i]: layer.forward(h)
+        timings[f"{i}: {layer.name}.backward"] = (lambda layer=layer, g=grads_in[i]:
+                                                  layer.backward(g))
+    timings["matrix products alone"] = lambda: products_only(
+        tuple(inputs[i] for i in denses), tuple(net.layers[i].params["W"] for i in denses),
+        tuple(grads_in[i + 1] for i in denses))
     return [{"dtype": dtype, "part": name, "us_per_call": per_call_us(fn, repeats)}
             for name, fn in timings.items()]
 
