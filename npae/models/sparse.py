@@ -21,7 +21,7 @@ class FiltersMixin:
         excites hidden unit j most (the classic way to show what a sparse
         autoencoder learned). Reshape the rows to the image shape to view
         them, e.g. ``filters().reshape(-1, 8, 8)`` for digits, or draw them
-        with ``npae.plot.plot_filters(model.filters().T, image_shape)``.
+        with ``npae.plot.plot_filters(model.filters(), image_shape)``.
         """
         check_is_fitted(self, "network_")
         first_dense, _ = dense_blocks(self.encoder_)[0]
