@@ -1,5 +1,7 @@
 """Network, Sequential, mlp and dense_blocks: composition, parameters, state, summary, gradients."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -323,3 +325,30 @@ def test_dense_blocks_rejects_other_layers(layers, match):
         dense_blocks(Sequential(layers))
     with pytest.raises(ValueError, match="at least one Dense layer, got none"):
         dense_blocks([])
+
+
+# -- the other Network: the U-Net graph ------------------------------------------------------
+
+def test_the_unet_graph_is_a_network_not_a_sequential(rng):
+    from npae import UNet
+    from npae.layers import Concat
+
+    X = rng.random((4, 1, 8, 8))
+    model = UNet(depth=1, base_channels=2, epochs=1, random_state=0).fit(X, (X > 0.5).astype(int))
+    net = model.network_
+    assert isinstance(net, Network) and not isinstance(net, Sequential)
+    assert any(isinstance(layer, Concat) for layer in net.layers)
+    names = [name for name, _, _ in net.named_parameters()]
+    assert names and all(not isinstance(net.layers[int(n.split(".")[0])], Concat) for n in names)
+    assert net.n_params == sum(p.size for p in net.params())
+    assert net.output_shape((1, 8, 8)) == model.output_shape_ == (1, 8, 8)
+    assert "concat 0" in net.summary((1, 8, 8), file=io.StringIO())
+    state = net.state_dict()
+    for _, param, grad in net.named_parameters():
+        param += 1
+        grad += 1
+    net.zero_grad()
+    assert not any(g.any() for g in net.grads())
+    net.load_state_dict(state)
+    for name, param, _ in net.named_parameters():
+        np.testing.assert_array_equal(param, state[name])
