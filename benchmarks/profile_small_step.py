@@ -1,13 +1,12 @@
 """Where the time of the small dense step (case b, 64-32-8-32-64, batch 64) goes.
 
-The step runs layer by layer, each layer's own ``forward`` and ``backward``
-(the code a student reads), so this profile times the parts of it one by
-one, in this process, with the same network and data as ``bench_dense.py``:
-the phases of the step (``zero_grad``, ``forward``, the loss, ``backward``,
-``Adam.step``), every layer's ``forward`` and ``backward`` alone, and the
-step's matrix products alone (NumPy's ``np.dot`` on the same arrays: what is
-left when every Python call and elementwise pass is taken away). Medians of
-blocks of calls; microseconds per call. Writes
+The step runs through each layer's own ``forward`` and ``backward``; this
+profile times its parts one by one, in this process, with the same network
+and data as ``bench_dense.py``: the phases of the step (``zero_grad``,
+``forward``, the loss, ``backward``, ``Adam.step``), every layer's
+``forward`` and ``backward`` alone, and the step's matrix products alone
+(in one compiled call: what is left is Python and per-layer work). Medians
+of blocks of calls; microseconds per call. Writes
 ``benchmarks/results/profile_small_step.json`` and ``.md``.
 
     python benchmarks/profile_small_step.py [--repeats 15]
@@ -19,12 +18,23 @@ import time
 
 import numpy as np
 from bench_dense import npae_step
+from numba import njit
 
 from benchmarks_common import environment, write_results
 from npae.layers import Dense
 from npae.losses import mean_squared_error
 
 SIZES, BATCH, BLOCK = (64, 32, 8, 32, 64), 64, 200
+
+
+@njit(cache=True)
+def products_only(inputs, weights, grads_out):
+    """The step's 4 forward and 7 backward products (the first layer's dL/dx is skipped)."""
+    for l in range(len(weights)):
+        np.dot(inputs[l], weights[l])
+        np.dot(inputs[l].T, grads_out[l])
+        if l > 0:
+            np.dot(grads_out[l], weights[l].T)
 
 
 def per_call_us(fn, repeats):
@@ -39,64 +49,37 @@ def per_call_us(fn, repeats):
     return statistics.median(samples) * 1e6
 
 
-def products_only(net, x, grad):
-    """The step's 4 forward and 7 backward products (the first layer's dL/dx is skipped)."""
-    denses = [layer for layer in net.layers if isinstance(layer, Dense)]
-    inputs = [x] + [np.empty((BATCH, d.out_features), dtype=x.dtype) for d in denses[:-1]]
-    grads_out = [np.empty((BATCH, d.out_features), dtype=x.dtype) for d in denses]
-
-    def run():
-        for l, dense in enumerate(denses):
-            W = dense.params["W"]
-            np.dot(inputs[l], W)
-            np.dot(inputs[l].T, grads_out[l])
-            if l > 0:
-                np.dot(grads_out[l], W.T)
-
-    return run
-
-
-def layer_parts(net, x):
-    """``forward`` and ``backward`` of each layer alone, on the inputs the step gives it."""
-    timings = {}
-    h = x
-    for i, layer in enumerate(net.layers):
-        y = layer.forward(h)
-        g = np.ones_like(y)
-        timings[f"{i}: {layer.name}.forward"] = (lambda layer=layer, h=h: layer.forward(h))
-        timings[f"{i}: {layer.name}.backward"] = (
-            lambda layer=layer, h=h, g=g: (layer.forward(h), layer.backward(g)))
-        h = y
-    return timings
-
-
 def parts(dtype, repeats):
     step, net, opt, x = npae_step(SIZES, BATCH, dtype, np.random.default_rng(0), parts=True)
     y = net.forward(x)
     _, grad = mean_squared_error(y, x)
+    # Each layer's input and the gradient it receives, from one pass each way.
+    inputs, h = [], x
+    for layer in net.layers:
+        inputs.append(h)
+        h = layer.forward(h)
+    grads_in, g = [], grad
+    for layer in reversed(net.layers):
+        grads_in.insert(0, g)
+        g = layer.backward(g)
+    denses = [i for i, layer in enumerate(net.layers) if isinstance(layer, Dense)]
     timings = {
         "whole step": step,
         "zero_grad": net.zero_grad,
         "forward": lambda: net.forward(x),
         "loss": lambda: mean_squared_error(y, x),
-        "forward + backward": lambda: (net.forward(x), net.backward(grad, input_grad=False)),
+        "backward": lambda: net.backward(grad, input_grad=False),
         "Adam.step": opt.step,
-        "matrix products alone": products_only(net, x, grad),
-        **layer_parts(net, x),
     }
-    rows = [{"dtype": dtype, "part": name, "us_per_call": per_call_us(fn, repeats), "note": ""}
+    for i, layer in enumerate(net.layers):
+        timings[f"{i}: {layer.name}.forward"] = lambda layer=layer, h=inputs[i]: layer.forward(h)
+        timings[f"{i}: {layer.name}.backward"] = (lambda layer=layer, g=grads_in[i]:
+                                                  layer.backward(g))
+    timings["matrix products alone"] = lambda: products_only(
+        tuple(inputs[i] for i in denses), tuple(net.layers[i].params["W"] for i in denses),
+        tuple(grads_in[i + 1] for i in denses))
+    return [{"dtype": dtype, "part": name, "us_per_call": per_call_us(fn, repeats)}
             for name, fn in timings.items()]
-    forward = next(r["us_per_call"] for r in rows if r["part"] == "forward")
-    for row in rows:  # a layer's backward alone: its forward + backward less its forward
-        if row["part"].endswith(".backward"):
-            own_forward = next(r["us_per_call"] for r in rows
-                               if r["part"] == row["part"].replace(".backward", ".forward"))
-            row["note"] = f"{row['us_per_call'] - own_forward:.1f} us without its forward"
-    rows.append({"dtype": dtype, "part": "backward (forward + backward less forward)",
-                 "us_per_call": next(r["us_per_call"] for r in rows
-                                     if r["part"] == "forward + backward") - forward,
-                 "note": ""})
-    return rows
 
 
 def main():

@@ -29,7 +29,7 @@ import zipfile
 
 import numpy as np
 
-from npae.network import Sequential
+from npae.network import Network
 from npae.utils import atomic_write
 
 FORMAT = "npae-model"
@@ -173,7 +173,7 @@ def _write(estimator, path, checkpoint=None):
         raise ValueError(f"{type(estimator).__name__} is not fitted: call fit before save")
     arrays, attributes, networks = {}, {}, {}
     for name, value in fitted.items():
-        if isinstance(value, Sequential):
+        if isinstance(value, Network):
             networks[name] = _layer_specs(value)
         elif isinstance(value, np.ndarray):
             arrays[f"attr/{name}"] = value

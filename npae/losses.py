@@ -1,10 +1,14 @@
-"""Reconstruction losses and regularizers, each returning its value and gradient.
+"""Losses, likelihoods and penalties on the code, each with its gradient.
 
-Every function here returns ``(value, grad)`` (or several gradients, one per
-input), where ``value`` is a Python float and each gradient has the shape and
-dtype of its input. Reconstruction losses average over every entry, like
-``torch.nn.MSELoss()``; regularizers are summed over code units and averaged
-over the batch, with their weight as an argument.
+The training functions return ``(value, grad)`` (or several gradients, one
+per input), where ``value`` is a Python float and each gradient has the
+shape and dtype of its input. Reconstruction losses average over every
+entry, like ``torch.nn.MSELoss()``; the negative log-likelihoods and the
+Gaussian KL sum over an example's entries and average over the batch;
+regularizers are summed over code units and averaged over the batch, with
+their weight as an argument. ``bernoulli_log_likelihood``,
+``gaussian_log_likelihood`` and ``gaussian_kl_per_example`` give one value
+per example (the VAE's ELBO and importance weights).
 """
 
 import numpy as np
@@ -119,6 +123,79 @@ def softmax_cross_entropy(logits, labels, axis=1):
     return value, grad.astype(z.dtype, copy=False)
 
 
+# -- likelihoods of a decoder's output (the VAE's reconstruction term) ----------------
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+def _example_axes(x):
+    """Every axis but the batch axis: features, or channels and pixels."""
+    return tuple(range(1, x.ndim))
+
+
+def bernoulli_log_likelihood(logits, x):
+    """log p(x | l) of each example for p = sigmoid(l): sum_d (x_d l_d - softplus(l_d)).
+
+    Written in the logits l it is stable for any l (``logaddexp(0, l)`` is
+    softplus). For x in [0, 1] that is not binary it is minus the summed
+    binary cross-entropy, the usual convention for grey-level images.
+    Returns an array of shape ``(N,)``; ``bernoulli_nll`` is its batch mean
+    with the gradient.
+    """
+    _check_pair(logits, x, "bernoulli_log_likelihood")
+    return _bernoulli_log_likelihood(logits, x)
+
+
+def _bernoulli_log_likelihood(logits, x):
+    return np.sum(x * logits - np.logaddexp(0, logits), axis=_example_axes(x))
+
+
+def gaussian_log_likelihood(mean, x, sigma):
+    """log N(x; m, sigma^2 I) of each example, for a fixed standard deviation ``sigma``.
+
+    log N = -sum_d ((x_d - m_d)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2).
+    ``sigma`` is a fixed standard deviation (> 0). Returns an array of shape
+    ``(N,)``; ``gaussian_nll`` is its batch mean with the gradient.
+    """
+    _check_pair(mean, x, "gaussian_log_likelihood")
+    sigma = check_number(sigma, "sigma", "gaussian_log_likelihood", low=0, low_open=True)
+    return _gaussian_log_likelihood(mean, x, sigma)
+
+
+def _gaussian_log_likelihood(mean, x, sigma):
+    d = x[0].size
+    return (-0.5 * np.sum((x - mean) ** 2, axis=_example_axes(x)) / sigma**2
+            - d * (np.log(sigma) + 0.5 * _LOG_2PI))
+
+
+def bernoulli_nll(logits, x):
+    """Batch mean of -log p(x | l) (summed over features) and its gradient in the logits.
+
+    L = (1/N) sum_n sum_d (softplus(l_nd) - x_nd l_nd);  dL/dl = (sigmoid(l) - x) / N.
+    """
+    _check_pair(logits, x, "bernoulli_nll")
+    log_p = _bernoulli_log_likelihood(logits, x)
+    n = logits.shape[0]
+    value = -float(np.sum(log_p)) / n
+    grad = (expit(logits) - x) / n
+    return value, grad.astype(logits.dtype, copy=False)
+
+
+def gaussian_nll(mean, x, sigma):
+    """Batch mean of -log N(x; m, sigma^2 I) and its gradient in the mean.
+
+    L = (1/N) sum_n sum_d ((x_nd - m_nd)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2);
+    dL/dm = (m - x) / (sigma^2 N).
+    """
+    _check_pair(mean, x, "gaussian_nll")
+    sigma = check_number(sigma, "sigma", "gaussian_nll", low=0, low_open=True)
+    log_p = _gaussian_log_likelihood(mean, x, sigma)
+    n = mean.shape[0]
+    value = -float(np.sum(log_p)) / n
+    grad = (mean - x) / (sigma**2 * n)
+    return value, grad.astype(mean.dtype, copy=False)
+
+
 LOSSES = {"mse": mean_squared_error, "bce": binary_cross_entropy}
 
 
@@ -167,6 +244,13 @@ def sparsity_kl(a, rho, beta):
     return value, grad
 
 
+def _check_gaussian(mu, logvar, name):
+    _check_float(mu, "mu", name)
+    _check_float(logvar, "logvar", name)
+    if mu.shape != logvar.shape:
+        raise ValueError(f"{name} expected logvar of shape {mu.shape} (as mu), got {logvar.shape}")
+
+
 def gaussian_kl(mu, logvar):
     """KL(N(mu, diag(exp(logvar))) || N(0, I)), summed over latents, mean over batch.
 
@@ -174,18 +258,23 @@ def gaussian_kl(mu, logvar):
     dKL/dmu = mu / N,  dKL/dlogvar = 0.5 (exp(logvar) - 1) / N.
     Returns ``(value, dmu, dlogvar)``.
     """
-    _check_float(mu, "mu", "gaussian_kl")
-    _check_float(logvar, "logvar", "gaussian_kl")
-    if mu.shape != logvar.shape:
-        raise ValueError(
-            f"gaussian_kl expected logvar of shape {mu.shape} (as mu), got {logvar.shape}"
-        )
+    _check_gaussian(mu, logvar, "gaussian_kl")
     n = mu.shape[0]
     var = np.exp(logvar)
     value = 0.5 * float(np.sum(var + mu * mu - 1 - logvar)) / n
     dmu = mu / n
     dlogvar = 0.5 * (var - 1) / n
     return value, dmu.astype(mu.dtype, copy=False), dlogvar.astype(mu.dtype, copy=False)
+
+
+def gaussian_kl_per_example(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) of each example (row), in closed form.
+
+    KL_n = 0.5 * sum_j (exp(logvar_nj) + mu_nj^2 - 1 - logvar_nj); ``gaussian_kl``
+    is their batch mean with the gradients. Returns an array of shape ``(N,)``.
+    """
+    _check_gaussian(mu, logvar, "gaussian_kl_per_example")
+    return 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=1)
 
 
 def contractive_penalty(x, W, b, activation, lam):

@@ -150,10 +150,25 @@ def plot_error_vs_code_size(code_sizes, errors, ax=None):
     return fig
 
 
-def plot_filters(weights, image_shape, ncols=10, scale=0.8):
-    """Each column of an encoder weight matrix (n_features, k) as an image."""
-    W = np.asarray(weights)
-    return plot_image_grid(W.T, image_shape, ncols=ncols, scale=scale, normalize=True)
+def plot_filters(filters, image_shape, ncols=10, scale=0.8):
+    """Each filter, one row of ``filters`` (n_filters, n_features), as an image.
+
+    Takes ``model.filters()`` as it is returned (the sparse, denoising and
+    contractive autoencoders: one unit-norm row per code unit), and any
+    matrix with one filter per row, such as ``PCA.components_`` or a decoder
+    weight ``W`` (code units, pixels). Each image is scaled to its own
+    [min, max]. An encoder weight matrix ``W`` (n_features, k) has its
+    filters in the columns: pass ``W.T``.
+    """
+    F = np.asarray(filters)
+    n_pixels = int(np.prod(image_shape))
+    if F.ndim != 2 or F.shape[1] != n_pixels:
+        raise ValueError(
+            f"plot_filters expected filters of shape (n_filters, {n_pixels}) for images of "
+            f"shape {tuple(image_shape)}, one filter per row as model.filters() returns them, "
+            f"got shape {F.shape}"
+        )
+    return plot_image_grid(F, image_shape, ncols=ncols, scale=scale, normalize=True)
 
 
 # -- VAE figures (a VAE's 2-D code scatter is ``plot_codes(vae.transform(X), y)``) --------

@@ -24,39 +24,18 @@ along the ordinary forward pass.
 import numpy as np
 
 from npae._validation import check_number
-from npae.layers.activations import Activation, Identity
-from npae.layers.dense import Dense
+from npae.layers.activations import Identity
 from npae.losses import contractive_penalty
 
 
-def dense_blocks(network):
-    """Split an MLP into ``(dense, activation)`` pairs (``Identity()`` where none follows).
-
-    ``network`` is a ``Sequential`` (or list of layers) made only of ``Dense``
-    layers, each optionally followed by one elementwise ``Activation``, as
-    ``npae.network.mlp`` builds them.
-    """
-    layers = list(getattr(network, "layers", network))
-    blocks = []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dense):
-            blocks.append([layer, Identity(dtype=layer.dtype)])
-        elif isinstance(layer, Activation) and i > 0 and isinstance(layers[i - 1], Dense):
-            blocks[-1][1] = layer
-        else:
-            raise TypeError(
-                "the contractive penalty expected Dense layers each followed by at most one "
-                f"activation, got {layer.name} at position {i}"
-            )
-    if not blocks:
-        raise ValueError("the contractive penalty expected at least one Dense layer, got none")
-    return [tuple(block) for block in blocks]
-
-
 def block_arrays(blocks):
-    """``(weights, biases, activations)`` lists from ``(dense, activation)`` blocks."""
+    """``(weights, biases, activations)`` lists from ``(dense, activation)`` blocks.
+
+    ``blocks`` come from ``npae.network.dense_blocks``; a Dense with no
+    activation after it gets ``Identity()``.
+    """
     return ([d.params["W"] for d, _ in blocks], [d.params["b"] for d, _ in blocks],
-            [f for _, f in blocks])
+            [Identity(dtype=d.dtype) if f is None else f for d, f in blocks])
 
 
 def _forward(x, weights, biases, activations):
@@ -188,7 +167,7 @@ def add_contractive_penalty(x, blocks, lam):
     """Add the gradient of ``lam * mean ||J_f(x)||_F^2`` into the dense layers' grads.
 
     ``blocks`` are the encoder's ``(dense, activation)`` pairs (see
-    ``dense_blocks``). One layer uses the closed form of
+    ``npae.network.dense_blocks``). One layer uses the closed form of
     ``npae.losses.contractive_penalty``; deeper encoders use
     ``contractive_penalty_mlp``. Returns the penalty's value.
     """

@@ -77,6 +77,25 @@ def test_gaussian_kl_gradient(shape, seed):
     assert result.max_error < 1e-6, result.table()
 
 
+examples = hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=4)  # rows or images
+
+
+@given(shape=examples, seed=seeds)
+def test_bernoulli_nll_gradient(shape, seed):
+    rng = np.random.default_rng(seed)
+    logits, x = 3 * rng.standard_normal(shape), rng.random(shape)
+    result = check_loss(losses.bernoulli_nll, logits, x)
+    assert result.max_error < 1e-6, result.table()
+
+
+@given(shape=examples, seed=seeds, sigma=st.floats(0.1, 3.0))
+def test_gaussian_nll_gradient(shape, seed, sigma):
+    rng = np.random.default_rng(seed)
+    mean, x = rng.standard_normal(shape), rng.standard_normal(shape)
+    result = check_loss(losses.gaussian_nll, mean, x, sigma)
+    assert result.max_error < 1e-6, result.table()
+
+
 # -- values against hand computation -------------------------------------------
 
 def test_mse_by_hand():
@@ -201,6 +220,54 @@ def test_gaussian_kl_is_zero_at_the_prior():
     assert value == 0 and not dmu.any() and not dlogvar.any()
 
 
+@given(n=st.integers(1, 5), d=st.integers(1, 6), seed=seeds)
+def test_bernoulli_likelihood_is_minus_the_summed_cross_entropy(n, d, seed):
+    rng = np.random.default_rng(seed)
+    logits, x = 3 * rng.standard_normal((n, d)), rng.random((n, d))
+    p = expit(logits)
+    expected = np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)
+    log_p = losses.bernoulli_log_likelihood(logits, x)
+    assert log_p.shape == (n,)
+    np.testing.assert_allclose(log_p, expected, rtol=1e-10)
+    assert losses.bernoulli_nll(logits, x)[0] == pytest.approx(-np.mean(expected), rel=1e-10)
+
+
+@given(n=st.integers(1, 5), d=st.integers(1, 6), seed=seeds, sigma=st.floats(0.1, 3.0))
+def test_gaussian_likelihood_is_the_normal_density(n, d, seed, sigma):
+    rng = np.random.default_rng(seed)
+    mean, x = rng.standard_normal((n, d)), rng.standard_normal((n, d))
+    expected = stats.multivariate_normal(np.zeros(d), sigma**2 * np.eye(d)).logpdf(x - mean)
+    log_p = losses.gaussian_log_likelihood(mean, x, sigma)
+    np.testing.assert_allclose(log_p, np.reshape(expected, (n,)), rtol=1e-10)
+    assert losses.gaussian_nll(mean, x, sigma)[0] == pytest.approx(-np.mean(expected), rel=1e-10)
+
+
+def test_likelihoods_of_images_sum_over_channels_and_pixels(rng):
+    logits, x = rng.standard_normal((3, 2, 4, 5)), rng.random((3, 2, 4, 5))
+    flat = losses.bernoulli_log_likelihood(logits.reshape(3, -1), x.reshape(3, -1))
+    np.testing.assert_allclose(losses.bernoulli_log_likelihood(logits, x), flat, rtol=1e-14)
+    flat = losses.gaussian_log_likelihood(logits.reshape(3, -1), x.reshape(3, -1), 0.5)
+    np.testing.assert_allclose(losses.gaussian_log_likelihood(logits, x, 0.5), flat, rtol=1e-14)
+
+
+def test_bernoulli_nll_is_finite_for_huge_logits():
+    logits, x = np.array([[1000.0, -1000.0]]), np.array([[0.0, 1.0]])
+    value, grad = losses.bernoulli_nll(logits, x)
+    assert value == pytest.approx(2000.0)
+    np.testing.assert_allclose(grad, [[1.0, -1.0]])
+
+
+@given(shape=batches, seed=seeds)
+def test_gaussian_kl_per_example_rows_average_to_gaussian_kl(shape, seed):
+    rng = np.random.default_rng(seed)
+    mu, logvar = rng.normal(size=shape), rng.normal(size=shape)
+    rows = losses.gaussian_kl_per_example(mu, logvar)
+    assert rows.shape == (shape[0],) and np.all(rows >= 0)
+    np.testing.assert_allclose(rows, 0.5 * np.sum(np.exp(logvar) + mu**2 - 1 - logvar, axis=1),
+                               rtol=1e-12)
+    assert losses.gaussian_kl(mu, logvar)[0] == pytest.approx(np.mean(rows), rel=1e-12)
+
+
 # -- dtypes -----------------------------------------------------------------------
 
 def _float32_cases(rng):
@@ -215,10 +282,12 @@ def _float32_cases(rng):
         (losses.l1_activity, (x, 0.1)),
         (losses.sparsity_kl, (x, 0.1, 2.0)),
         (losses.gaussian_kl, (x, t)),
+        (losses.bernoulli_nll, (x, t)),
+        (losses.gaussian_nll, (x, t, 0.5)),
     ]
 
 
-@pytest.mark.parametrize("case", range(8))
+@pytest.mark.parametrize("case", range(10))
 def test_float32_gradients_stay_float32(case, rng):
     fn, args = _float32_cases(rng)[case]
     value, *grads = fn(*args)
@@ -230,7 +299,8 @@ def test_float32_gradients_stay_float32(case, rng):
 # -- bad input ----------------------------------------------------------------------
 
 PAIR_LOSSES = [losses.mean_squared_error, losses.binary_cross_entropy,
-               losses.binary_cross_entropy_with_logits]
+               losses.binary_cross_entropy_with_logits, losses.bernoulli_nll,
+               lambda y_pred, y_true: losses.gaussian_nll(y_pred, y_true, 1.0)]
 
 
 @pytest.mark.parametrize("fn", PAIR_LOSSES)
@@ -277,6 +347,11 @@ def test_softmax_cross_entropy_bad_labels(labels, error, message):
      r"expected logvar of shape \(2, 2\) \(as mu\), got \(2, 1\)"),
     (lambda a: losses.gaussian_kl(a.astype(int), a.astype(int)), TypeError,
      "expected mu of dtype float32 or float64, got int64"),
+    (lambda a: losses.gaussian_kl_per_example(a, a[:, :1]), ValueError,
+     r"gaussian_kl_per_example expected logvar of shape \(2, 2\) \(as mu\), got \(2, 1\)"),
+    (lambda a: losses.gaussian_nll(a, a, 0.0), ValueError, "sigma must be > 0, got 0.0"),
+    (lambda a: losses.gaussian_log_likelihood(a, a[:1], 1.0), ValueError,
+     r"gaussian_log_likelihood expected y_true of shape \(2, 2\)"),
 ])
 def test_regularizer_bad_input(call, error, message):
     with pytest.raises(error, match=message):

@@ -2,7 +2,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from npae import plot
+from npae import SparseAutoencoder, plot
+from npae.datasets import load_digits
 
 
 @pytest.fixture(autouse=True)
@@ -61,10 +62,27 @@ def test_error_vs_code_size_one_line_per_model():
     np.testing.assert_array_equal(lines[1].get_ydata(), [2, 1, 0.5])
 
 
-def test_filters_are_the_weight_columns():
-    W = np.random.default_rng(0).normal(size=(64, 6))
-    shown = images_in(plot.plot_filters(W, (8, 8)))
+def test_filters_are_the_rows_as_filters_returns_them():
+    F = np.random.default_rng(0).normal(size=(6, 64))
+    shown = images_in(plot.plot_filters(F, (8, 8)))
     assert len(shown) == 6
-    column = W[:, 4].reshape(8, 8)
-    expected = (column - column.min()) / (column.max() - column.min())
+    row = F[4].reshape(8, 8)
+    expected = (row - row.min()) / (row.max() - row.min())
     np.testing.assert_allclose(shown[4].get_array(), expected)
+
+
+def test_plot_filters_takes_a_models_filters_as_returned():
+    X, _, image_shape = load_digits()
+    model = SparseAutoencoder(code_size=12, epochs=1, random_state=0).fit(X[:100])
+    filters = model.filters()
+    shown = images_in(plot.plot_filters(filters, image_shape))
+    assert len(shown) == 12
+    row = filters[3].reshape(8, 8)
+    np.testing.assert_allclose(shown[3].get_array(),
+                               (row - row.min()) / (row.max() - row.min()), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"expected filters of shape \(n_filters, 64\) for "
+                                         r"images of shape \(1, 8, 8\), one filter per row .*"
+                                         r"got shape \(64, 12\)"):
+        plot.plot_filters(filters.T, image_shape)
+
+

@@ -6,6 +6,8 @@ dL/dy, *adds* dL/dparam into ``self.grads`` (so shared or tied weights work)
 and returns dL/dx. Layers never update their own parameters: optimizers do.
 """
 
+import math
+
 import numpy as np
 
 from npae._validation import NonFiniteInputError, check_float_dtype
@@ -121,10 +123,11 @@ class Layer:
             raise ValueError(
                 f"{self.name} expected input of shape (N, {want}), got {x.shape}"
             )
-        # One summing pass is cheap; only a non-finite sum needs the full test.
-        with np.errstate(over="ignore"):  # a huge but finite sum is checked fully below
-            total = x.sum()
-        if not np.isfinite(total) and not np.isfinite(x).all():
+        # x . x is NaN or inf when an entry is (squares never cancel), found in
+        # one BLAS pass that raises no overflow warning; only then (or when a
+        # huge but finite x overflows it) does the full test run.
+        flat = x.reshape(-1)
+        if not math.isfinite(np.dot(flat, flat)) and not np.isfinite(x).all():
             raise NonFiniteInputError(
                 f"{self.name} expected finite input, got an input containing NaN or inf"
             )

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from npae._validation import check_int
+from npae._validation import check_float_dtype, check_int
 from npae.layers.base import Layer
 from npae.layers.conv import as_pair, check_example_shape, check_images
 
@@ -118,21 +118,32 @@ class Crop2D(Layer):
         return {"target_size": list(self.target_size), **super().get_config()}
 
 
-class Concat(Layer):
-    """Concatenate several arrays along ``axis`` (the channels by default).
+class Concat:
+    """Join several arrays along ``axis`` (the channels by default): a graph node, not a Layer.
 
-    The layer has several inputs, so its protocol differs from the
-    one-array layers: ``forward`` takes a list (or tuple) of arrays
-    ``[a, b, ...]`` and ``backward`` returns a list of their gradients
-    ``[da, db, ...]`` in the same order. It cannot sit inside a
-    ``Sequential``; models with skip connections call it directly.
+    A ``Layer`` maps one array to one array. Concat has several inputs, so
+    it has its own protocol, the one a graph that routes several arrays
+    (the U-Net's skip connections, ``npae.models.unet.UNetNetwork``) calls:
+
+    - ``forward(xs, training=True)`` takes a list (or tuple) of arrays
+      ``[a, b, ...]`` and returns their concatenation;
+    - ``backward(grad_out)`` returns the list ``[da, db, ...]`` of their
+      gradients, in the same order;
+    - ``output_shape(shapes)`` takes the list of per-example input shapes.
+
+    Not being a ``Layer``, it cannot sit in a ``Sequential`` (which hands
+    each layer one array). It has no parameters: ``params`` and ``grads``
+    are empty and ``trainable`` is False, so a network can list it among
+    its layers (the order that names their parameters, and the specs
+    ``npae.save`` records from each entry's ``name`` and ``get_config()``).
 
     Parameters
     ----------
     axis : int
         Axis to join along, >= 1 (axis 0 is the batch). The inputs must
         agree on every other axis.
-    dtype, rng : see ``Layer``.
+    dtype : {"float64", "float32"}
+        Floating type of inputs and outputs.
 
     Shape
     -----
@@ -142,7 +153,8 @@ class Concat(Layer):
     Notes
     -----
     Backward splits ``g`` where the inputs were joined: input ``k`` receives
-    the slice of ``g`` at its own position along ``axis``.
+    the slice of ``g`` at its own position along ``axis``. Concat does not
+    test its inputs for NaN or inf: the layer that reads its output does.
 
     Examples
     --------
@@ -156,9 +168,15 @@ class Concat(Layer):
 
     trainable = False
 
-    def __init__(self, axis=1, dtype="float64", rng=None):
-        super().__init__(dtype=dtype, rng=rng)
-        self.axis = check_int(axis, "axis", self.name, minimum=1)
+    def __init__(self, axis=1, dtype="float64"):
+        self.axis = check_int(axis, "axis", "Concat", minimum=1)
+        self.dtype = check_float_dtype(dtype, "Concat")
+        self.params, self.grads = {}, {}
+        self._shapes = None
+
+    @property
+    def name(self):
+        return type(self).__name__
 
     def _check_inputs(self, xs):
         if not isinstance(xs, (list, tuple)):
@@ -166,36 +184,56 @@ class Concat(Layer):
                 f"{self.name}.forward expected a list of arrays, got {type(xs).__name__}"
             )
         if len(xs) < 2:
-            raise ValueError(
-                f"{self.name}.forward expected at least two arrays, got {len(xs)}"
-            )
-        ndim = getattr(xs[0], "ndim", 2)
-        if ndim <= self.axis:
+            raise ValueError(f"{self.name}.forward expected at least two arrays, got {len(xs)}")
+        for x in xs:
+            if not isinstance(x, np.ndarray):
+                raise TypeError(f"{self.name} expected numpy arrays, got {type(x).__name__}")
+            if x.dtype != self.dtype:
+                raise ValueError(
+                    f"{self.name} expected inputs of dtype {self.dtype.name}, got {x.dtype}"
+                )
+        shapes = [x.shape for x in xs]
+        if min(len(s) for s in shapes) <= self.axis:
             raise ValueError(
                 f"{self.name}: axis {self.axis} needs inputs with at least {self.axis + 1} "
-                f"dimensions, got shape {getattr(xs[0], 'shape', None)}"
+                f"dimensions, got shapes {shapes}"
             )
-        for x in xs:
-            self._check_input(x, ndim)
-        shapes = [x.shape for x in xs]
         others = {s[:self.axis] + s[self.axis + 1:] for s in shapes}
         if len(others) > 1:
             raise ValueError(
                 f"{self.name} expected inputs that agree on every axis but {self.axis}, "
                 f"got shapes {shapes}"
             )
+        if shapes[0][0] == 0:
+            raise ValueError(f"{self.name} expected a non-empty batch, got shapes {shapes}")
 
     def forward(self, xs, training=True):
+        """``y = [a, b, ...]`` joined along ``axis``; ``training=True`` keeps the input shapes."""
         self._check_inputs(xs)
         if training:
-            self._cache = [x.shape for x in xs]
+            self._shapes = [x.shape for x in xs]
         return np.concatenate(xs, axis=self.axis)
 
     def backward(self, grad_out):
-        shapes = self._saved()
+        """Split dL/dy into ``[da, db, ...]``, one C-contiguous slice per input."""
+        shapes = self._shapes
+        if shapes is None:
+            raise RuntimeError(
+                f"{self.name}.backward called before forward: run forward(xs) "
+                "with training=True first"
+            )
         out_shape = list(shapes[0])
         out_shape[self.axis] = sum(s[self.axis] for s in shapes)
-        self._check_grad(grad_out, out_shape)
+        if not isinstance(grad_out, np.ndarray) or grad_out.shape != tuple(out_shape):
+            got = getattr(grad_out, "shape", type(grad_out).__name__)
+            raise ValueError(
+                f"{self.name}.backward expected grad_out of shape {tuple(out_shape)}, got {got}"
+            )
+        if grad_out.dtype != self.dtype:
+            raise ValueError(
+                f"{self.name}.backward expected grad_out of dtype {self.dtype.name}, "
+                f"got {grad_out.dtype}"
+            )
         ends = np.cumsum([s[self.axis] for s in shapes])[:-1]
         return [np.ascontiguousarray(g) for g in np.split(grad_out, ends, axis=self.axis)]
 
@@ -217,4 +255,8 @@ class Concat(Layer):
         return shapes[0][:k] + (sum(s[k] for s in shapes),) + shapes[0][k + 1:]
 
     def get_config(self):
-        return {"axis": self.axis, **super().get_config()}
+        """Constructor arguments that rebuild this node (JSON-able)."""
+        return {"axis": self.axis, "dtype": self.dtype.name}
+
+    def __repr__(self):
+        return f"{self.name}(axis={self.axis}, dtype={self.dtype.name!r})"

@@ -5,10 +5,10 @@ import numpy as np
 from npae._validation import check_number
 from npae.models.autoencoder import Autoencoder
 from npae.models.sparse import FiltersMixin
+from npae.network import dense_blocks
 from npae.regularizers import (
     add_contractive_penalty,
     block_arrays,
-    dense_blocks,
     encoder_jacobian,
     jacobian_sq_norms,
 )

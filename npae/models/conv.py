@@ -6,14 +6,13 @@ from npae._validation import check_choice, check_int, check_sizes
 from npae.layers.activations import ACTIVATIONS, get_activation
 from npae.layers.conv import Conv2D, ConvTranspose2D
 from npae.layers.crop import Crop2D
-from npae.layers.dense import Dense
 from npae.layers.initializers import init_for
 from npae.layers.pool import MaxPool2D
 from npae.layers.shape import Flatten, Reshape
 from npae.layers.upsample import Upsample2D
 from npae.losses import LOSSES
 from npae.models.base import BaseAutoencoder
-from npae.network import Sequential
+from npae.network import Sequential, mlp
 
 DECODERS = ("upsample", "transposed")
 
@@ -43,6 +42,53 @@ def check_odd_kernel(kernel_size, owner):
 def pooled_size(size):
     """Ceil-mode 2x2 pooling: ``ceil(size / 2)``, see ``ConvAutoencoder``."""
     return (size + 1) // 2
+
+
+def mirrored_conv_networks(input_shape, channels, down, dense, up, dtype):
+    """An image encoder of convolution stages and a decoder that mirrors it, stage by stage.
+
+    The encoder runs one ``down`` stage per entry of ``channels``, then
+    ``Flatten`` and its dense layers; the decoder runs its dense layers,
+    ``Reshape`` to the last feature map, then one ``up`` stage per encoder
+    stage in reverse, each giving back that stage's input size and channels.
+    Layers are built in the order encoder stages, dense layers, decoder
+    stages, so a seeded ``rng`` in the callables draws the same weights for
+    the same architecture.
+
+    Parameters
+    ----------
+    input_shape : tuple (C, H, W)
+    channels : sequence of int
+        Output channels of the encoder stages.
+    down : callable ``(c_in, c_out, (h, w)) -> (layers, (h_out, w_out))``
+        One encoder stage.
+    dense : callable ``n_flat -> (encoder layers, decoder layers)``
+        The dense layers between the flattened last feature map (``n_flat``
+        values) and the code, and back.
+    up : callable ``(c_in, c_out, (h, w), (h_out, w_out), last) -> layers``
+        One decoder stage, from ``(c_in, h, w)`` to ``(c_out, h_out, w_out)``;
+        ``last`` is True for the stage that gives back the input.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    (encoder, decoder) : two Sequential
+    """
+    c_in, height, width = input_shape
+    encoder, sizes, c, hw = [], [], c_in, (height, width)
+    for c_out in channels:
+        sizes.append(hw)
+        layers, hw = down(c, c_out, hw)
+        encoder += layers
+        c = c_out
+    dense_encoder, dense_decoder = dense(c * hw[0] * hw[1])
+    encoder += [Flatten(dtype=dtype), *dense_encoder]
+    decoder = [*dense_decoder, Reshape((c, *hw), dtype=dtype)]
+    targets = list(zip((c_in, *channels[:-1]), sizes))[::-1]
+    for i, (c_out, size) in enumerate(targets):
+        decoder += up(c, c_out, hw, size, i == len(targets) - 1)
+        c, hw = c_out, size
+    return Sequential(encoder), Sequential(decoder)
 
 
 class ConvAutoencoder(BaseAutoencoder):
@@ -176,39 +222,32 @@ class ConvAutoencoder(BaseAutoencoder):
         return super()._validate(X, reset)
 
     def _build(self, input_shape, rng):
-        c_in, height, width = input_shape
         channels = check_sizes(self.channels, "channels", type(self).__name__)
         act, dtype, k = self.activation, self.dtype_, self.kernel_size
         conv = dict(kernel_size=k, padding=k // 2, dtype=dtype, rng=rng)
 
-        encoder, sizes, c, hw = [], [], c_in, (height, width)
-        for c_out in channels:
-            sizes.append(hw)
-            encoder += [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype),
-                        MaxPool2D(2, padding=(hw[0] % 2, hw[1] % 2), dtype=dtype)]
-            c, hw = c_out, (pooled_size(hw[0]), pooled_size(hw[1]))
-        n_flat = c * hw[0] * hw[1]
-        encoder += [Flatten(dtype=dtype),
-                    Dense(n_flat, self.code_size, init=init_for(self.code_activation),
-                          dtype=dtype, rng=rng)]
-        if self.code_activation not in ("identity", "linear"):
-            encoder.append(get_activation(self.code_activation, dtype))
+        def down(c, c_out, hw):
+            """A "same" convolution, the activation and a ceil-mode 2x2 max-pool."""
+            layers = [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype),
+                      MaxPool2D(2, padding=(hw[0] % 2, hw[1] % 2), dtype=dtype)]
+            return layers, (pooled_size(hw[0]), pooled_size(hw[1]))
 
-        decoder = [Dense(self.code_size, n_flat, init=init_for(act), dtype=dtype, rng=rng),
-                   get_activation(act, dtype), Reshape((c, *hw), dtype=dtype)]
-        targets = list(zip((c_in, *channels[:-1]), sizes))[::-1]
-        for i, (c_out, size) in enumerate(targets):
-            last = i == len(targets) - 1
+        def dense(n_flat):
+            return (mlp([n_flat, self.code_size], act, self.code_activation, dtype, rng).layers,
+                    mlp([self.code_size, n_flat], act, act, dtype, rng).layers)
+
+        def up(c, c_out, hw, size, last):
+            """Double the size, crop it to the encoder's, a "same" convolution, the activation."""
             if self.decoder == "upsample":
-                decoder.append(Upsample2D(2, dtype=dtype))
+                layers = [Upsample2D(2, dtype=dtype)]
             else:
-                decoder.append(ConvTranspose2D(c, c, kernel_size=2, stride=2, dtype=dtype,
-                                               rng=rng))
+                layers = [ConvTranspose2D(c, c, kernel_size=2, stride=2, dtype=dtype, rng=rng)]
             if (2 * hw[0], 2 * hw[1]) != size:
-                decoder.append(Crop2D(size, dtype=dtype))
+                layers.append(Crop2D(size, dtype=dtype))
             out_act = self.output_activation if last else act
-            decoder.append(Conv2D(c, c_out, init=init_for(out_act), **conv))
+            layers.append(Conv2D(c, c_out, init=init_for(out_act), **conv))
             if out_act not in ("identity", "linear"):
-                decoder.append(get_activation(out_act, dtype))
-            c, hw = c_out, size
-        return Sequential(encoder), Sequential(decoder)
+                layers.append(get_activation(out_act, dtype))
+            return layers
+
+        return mirrored_conv_networks(input_shape, channels, down, dense, up, dtype)

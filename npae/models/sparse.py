@@ -6,6 +6,7 @@ from sklearn.utils.validation import check_is_fitted
 from npae import losses
 from npae._validation import check_choice, check_number
 from npae.models.autoencoder import Autoencoder
+from npae.network import dense_blocks
 
 PENALTIES = ("kl", "l1")
 
@@ -20,10 +21,11 @@ class FiltersMixin:
         excites hidden unit j most (the classic way to show what a sparse
         autoencoder learned). Reshape the rows to the image shape to view
         them, e.g. ``filters().reshape(-1, 8, 8)`` for digits, or draw them
-        with ``npae.plot.plot_filters(model.filters().T, image_shape)``.
+        with ``npae.plot.plot_filters(model.filters(), image_shape)``.
         """
         check_is_fitted(self, "network_")
-        W = self.encoder_.layers[0].params["W"]
+        first_dense, _ = dense_blocks(self.encoder_)[0]
+        W = first_dense.params["W"]
         norms = np.linalg.norm(W, axis=0)
         return (W / np.maximum(norms, np.finfo(W.dtype).tiny)).T
 

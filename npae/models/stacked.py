@@ -4,10 +4,9 @@ import numpy as np
 
 from npae._validation import check_choice, check_int, check_sizes
 from npae.layers.activations import ACTIVATIONS
-from npae.layers.dense import Dense
 from npae.losses import LOSSES
 from npae.models.base import BaseAutoencoder
-from npae.network import Sequential, mlp
+from npae.network import Sequential, dense_blocks, mlp
 from npae.train import Callback
 
 
@@ -184,14 +183,8 @@ class StackedAutoencoder(BaseAutoencoder):
 
 
 def _dense_groups(network):
-    """The layers of an MLP grouped per Dense: ``[[Dense, activation], [Dense], ...]``."""
-    groups = []
-    for layer in network.layers:
-        if isinstance(layer, Dense) or not groups:
-            groups.append([layer])
-        else:
-            groups[-1].append(layer)
-    return groups
+    """The layers of an MLP per Dense: ``[[Dense, activation], [Dense], ...]``."""
+    return [[layer for layer in block if layer is not None] for block in dense_blocks(network)]
 
 
 class GradientNormLogger(Callback):

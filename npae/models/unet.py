@@ -26,7 +26,7 @@ from npae.layers.pool import MaxPool2D
 from npae.layers.upsample import Upsample2D
 from npae.models.base import BaseAutoencoder
 from npae.models.conv import check_image_ndim
-from npae.network import Sequential
+from npae.network import Network, Sequential
 
 UPS = ("transposed", "upsample")
 AVERAGES = ("binary", "macro")
@@ -128,13 +128,7 @@ def unet_sizes(size, depth, kernel_size, padding, axis="height"):
 
 
 # -- the network ---------------------------------------------------------------------
-def _sequential_shape(network, shape):
-    for layer in network.layers:
-        shape = layer.output_shape(shape)
-    return tuple(shape)
-
-
-class UNetNetwork(Sequential):
+class UNetNetwork(Network):
     """The U-Net graph, with its forward and backward pass written out.
 
     Level ``d = 0`` is the top (full size), ``d = depth`` the bottleneck.
@@ -160,11 +154,12 @@ class UNetNetwork(Sequential):
 
     Notes
     -----
-    ``layers`` (hence ``params()``, ``state_dict()``, the optimizer and
-    ``npae.save``) holds every layer once, in a fixed order: each encoder
-    block and its pool, the bottleneck, then per decoder level (deepest
-    first) up, crop, concat and block, then the head. ``forward`` and
-    ``backward`` follow the graph, not that list.
+    A ``Network`` but not a ``Sequential``: ``layers`` (hence ``params()``,
+    ``state_dict()``, the optimizer and ``npae.save``) holds every layer and
+    ``Concat`` node once, in a fixed order: each encoder block and its pool,
+    the bottleneck, then per decoder level (deepest first) up, crop, concat
+    and block, then the head. ``forward`` and ``backward`` follow the graph,
+    not that list.
     """
 
     def __init__(self, encoder_blocks, pools, ups, crops, concats, decoder_blocks, head):
@@ -183,7 +178,7 @@ class UNetNetwork(Sequential):
         for d in reversed(range(self.depth)):
             layers += self.ups[d].layers + [self.crops[d], self.concats[d]]
             layers += self.decoder_blocks[d].layers
-        super().__init__(layers + head.layers)
+        self.layers = layers + head.layers
 
     def encode(self, x, training=True):
         """The contracting path: the bottleneck map and the skip maps (top level first)."""
@@ -203,8 +198,6 @@ class UNetNetwork(Sequential):
             x = self.concats[d].forward([up, skip], training)
             x = self.decoder_blocks[d].forward(x, training)
         return self.head.forward(x, training)
-
-    __call__ = forward
 
     def backward(self, grad_out):
         """Backpropagate dL/dlogits through the graph; returns dL/dx.
@@ -232,22 +225,22 @@ class UNetNetwork(Sequential):
         """(name, per-example output shape, parameter count) of every stage."""
         shape, skips = tuple(input_shape), []
         for d in range(self.depth):
-            shape = _sequential_shape(self.encoder_blocks[d], shape)
+            shape = self.encoder_blocks[d].output_shape(shape)
             skips.append(shape)
             yield f"encoder {d}", shape, self.encoder_blocks[d].n_params
             shape = self.pools[d].output_shape(shape)
             yield f"max-pool {d}", shape, 0
-        shape = _sequential_shape(self.encoder_blocks[self.depth], shape)
+        shape = self.encoder_blocks[self.depth].output_shape(shape)
         yield f"bottleneck {self.depth}", shape, self.encoder_blocks[self.depth].n_params
         for d in reversed(range(self.depth)):
-            shape = _sequential_shape(self.ups[d], shape)
+            shape = self.ups[d].output_shape(shape)
             yield f"up {d}", shape, self.ups[d].n_params
             skip = self.crops[d].output_shape(skips[d])
             shape = self.concats[d].output_shape([shape, skip])
             yield f"concat {d} (skip {skips[d][1:]} -> {skip[1:]})", shape, 0
-            shape = _sequential_shape(self.decoder_blocks[d], shape)
+            shape = self.decoder_blocks[d].output_shape(shape)
             yield f"decoder {d}", shape, self.decoder_blocks[d].n_params
-        yield "head", _sequential_shape(self.head, shape), self.head.n_params
+        yield "head", self.head.output_shape(shape), self.head.n_params
 
     def output_shape(self, input_shape):
         """Per-example logits shape for a per-example input shape ``(C, H, W)``."""

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import expit, logsumexp
 from sklearn.utils.validation import check_is_fitted
 
+from npae import losses
 from npae._validation import (
     check_array,
     check_choice,
@@ -26,19 +27,16 @@ from npae._validation import (
 from npae.layers.activations import ACTIVATIONS, get_activation
 from npae.layers.conv import Conv2D, ConvTranspose2D
 from npae.layers.initializers import init_for
-from npae.layers.shape import Flatten, Reshape
-from npae.losses import gaussian_kl
 from npae.models.base import BaseAutoencoder
-from npae.network import Sequential, mlp
+from npae.models.conv import mirrored_conv_networks
+from npae.network import mlp
 from npae.utils import as_generator
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 ARCHITECTURES = ("mlp", "conv")
 
-_LOG_2PI = float(np.log(2 * np.pi))
 
-
-# -- the pieces of the ELBO, each with its gradient ---------------------------------
+# -- sampling z (the likelihoods and the KL are in npae.losses) ------------------------
 
 def _split(h):
     """Encoder output ``(N, 2 L)`` -> ``mu = h[:, :L]``, ``logvar = h[:, L:]``."""
@@ -51,6 +49,11 @@ def _reparameterize(mu, logvar, eps):
     return mu + np.exp(0.5 * logvar) * eps
 
 
+def _standard_normal_log_density(z):
+    """log N(z; 0, I) of each row."""
+    return losses.gaussian_log_likelihood(np.zeros_like(z), z, 1.0)
+
+
 def _reparameterize_backward(dz, logvar, eps):
     """Chain rule through z = mu + exp(logvar / 2) eps, eps held fixed.
 
@@ -58,62 +61,6 @@ def _reparameterize_backward(dz, logvar, eps):
     ``dmu = dz`` and ``dlogvar = dz * 0.5 * eps * exp(logvar / 2)``.
     """
     return dz, dz * (0.5 * eps * np.exp(0.5 * logvar))
-
-
-def _example_axes(x):
-    """Every axis but the batch axis: features, or channels and pixels."""
-    return tuple(range(1, x.ndim))
-
-
-def _bernoulli_log_prob(logits, x):
-    """log p(x | z) per row for p = sigmoid(logits): sum_d (x l - softplus(l)).
-
-    Written in the logits l, it is stable for any l (``logaddexp(0, l)`` is
-    softplus). For x in [0, 1] that is not binary it is minus the binary
-    cross-entropy, the usual convention for grey-level images.
-    """
-    return np.sum(x * logits - np.logaddexp(0, logits), axis=_example_axes(x))
-
-
-def _gaussian_log_prob(mean, x, sigma):
-    """log N(x; mean, sigma^2 I) per row: -sum_d ((x - m)^2 / (2 s^2) + log s + log(2 pi) / 2)."""
-    d = x[0].size
-    return (-0.5 * np.sum((x - mean) ** 2, axis=_example_axes(x)) / sigma**2
-            - d * (np.log(sigma) + 0.5 * _LOG_2PI))
-
-
-def _bernoulli_nll(logits, x):
-    """Mean over rows of -log p(x | z) (sum over features) and its gradient.
-
-    L = (1/N) sum_n sum_d (softplus(l_nd) - x_nd l_nd);
-    dL/dl = (sigmoid(l) - x) / N.
-    """
-    n = logits.shape[0]
-    value = -float(np.sum(_bernoulli_log_prob(logits, x))) / n
-    grad = (expit(logits) - x) / n
-    return value, grad.astype(logits.dtype, copy=False)
-
-
-def _gaussian_nll(mean, x, sigma):
-    """Mean over rows of -log N(x; mean, sigma^2 I) and its gradient.
-
-    L = (1/N) sum_n sum_d ((x_nd - m_nd)^2 / (2 sigma^2) + log sigma + log(2 pi) / 2);
-    dL/dm = (m - x) / (sigma^2 N).
-    """
-    n = mean.shape[0]
-    value = -float(np.sum(_gaussian_log_prob(mean, x, sigma))) / n
-    grad = (mean - x) / (sigma**2 * n)
-    return value, grad.astype(mean.dtype, copy=False)
-
-
-def _kl_rows(mu, logvar):
-    """KL(N(mu, diag(exp(logvar))) || N(0, I)) per row, in closed form."""
-    return 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=1)
-
-
-def _standard_normal_log_density(z):
-    """log N(z; 0, I) per row."""
-    return -0.5 * np.sum(z * z, axis=1) - 0.5 * z.shape[1] * _LOG_2PI
 
 
 # -- the estimator --------------------------------------------------------------------
@@ -293,32 +240,29 @@ class VAE(BaseAutoencoder):
 
     def _build_conv(self, input_shape, hidden, rng):
         """Stride-2 convolutions, flatten, MLP; the decoder mirrors it exactly."""
-        c_in, height, width = input_shape
         channels = check_sizes(self.channels, "channels", "VAE")
         act, dtype = self.activation, self.dtype_
         conv = dict(kernel_size=3, stride=2, padding=1, dtype=dtype, rng=rng)
-        encoder, sizes, c, hw = [], [], c_in, (height, width)
-        for c_out in channels:
-            sizes.append(hw)
-            encoder += [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype)]
-            c, hw = c_out, tuple((s - 1) // 2 + 1 for s in hw)  # (s + 2 - 3) // 2 + 1
-        n_flat = c * hw[0] * hw[1]
-        head = mlp([n_flat, *hidden, 2 * self.latent_dim], act, "identity", dtype=dtype, rng=rng)
-        encoder += [Flatten(dtype=dtype), *head.layers]
-        decoder = mlp([self.latent_dim, *reversed(hidden), n_flat], act, act,
-                      dtype=dtype, rng=rng).layers
-        decoder.append(Reshape((c, *hw), dtype=dtype))
-        targets = list(zip((c_in, *channels[:-1]), sizes))[::-1]
-        for i, (c_out, size) in enumerate(targets):
-            last = i == len(targets) - 1
+
+        def down(c, c_out, hw):
+            """A 3x3 stride-2 convolution (halving H and W, rounding up) and the activation."""
+            layers = [Conv2D(c, c_out, init=init_for(act), **conv), get_activation(act, dtype)]
+            return layers, tuple((s - 1) // 2 + 1 for s in hw)  # (s + 2 - 3) // 2 + 1
+
+        def dense(n_flat):
+            encoder = mlp([n_flat, *hidden, 2 * self.latent_dim], act, "identity", dtype, rng)
+            decoder = mlp([self.latent_dim, *reversed(hidden), n_flat], act, act, dtype, rng)
+            return encoder.layers, decoder.layers
+
+        def up(c, c_out, hw, size, last):
+            """A 3x3 stride-2 transposed convolution back to ``size`` (and the activation)."""
             # (h - 1) 2 - 2 + 3 + output_padding gives back the encoder's size
             output_padding = tuple(1 - s % 2 for s in size)
-            decoder.append(ConvTranspose2D(c, c_out, output_padding=output_padding,
-                                           init=init_for(None if last else act), **conv))
-            if not last:
-                decoder.append(get_activation(act, dtype))
-            c = c_out
-        return Sequential(encoder), Sequential(decoder)
+            layers = [ConvTranspose2D(c, c_out, output_padding=output_padding,
+                                      init=init_for(None if last else act), **conv)]
+            return layers if last else [*layers, get_activation(act, dtype)]
+
+        return mirrored_conv_networks(input_shape, channels, down, dense, up, dtype)
 
     def _set_networks(self, rng):
         super()._set_networks(rng)
@@ -328,14 +272,14 @@ class VAE(BaseAutoencoder):
     def _nll(self, output, x):
         """Batch-mean of -log p(x | z) from the decoder output, and its gradient."""
         if self.likelihood == "bernoulli":
-            return _bernoulli_nll(output, x)
-        return _gaussian_nll(output, x, self.sigma)
+            return losses.bernoulli_nll(output, x)
+        return losses.gaussian_nll(output, x, self.sigma)
 
     def _log_prob(self, output, x):
         """log p(x | z) per row, from the decoder output."""
         if self.likelihood == "bernoulli":
-            return _bernoulli_log_prob(output, x)
-        return _gaussian_log_prob(output, x, self.sigma)
+            return losses.bernoulli_log_likelihood(output, x)
+        return losses.gaussian_log_likelihood(output, x, self.sigma)
 
     def _step(self, xb, yb):
         """Forward, negative ELBO and backward on one batch; returns the loss.
@@ -346,7 +290,7 @@ class VAE(BaseAutoencoder):
         eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
         z = _reparameterize(mu, logvar, eps)
         reconstruction, grad_output = self._nll(self.decoder_.forward(z), yb)
-        kl, dmu_kl, dlogvar_kl = gaussian_kl(mu, logvar)
+        kl, dmu_kl, dlogvar_kl = losses.gaussian_kl(mu, logvar)
         grad_z = self.decoder_.backward(grad_output)
         dmu, dlogvar = _reparameterize_backward(grad_z, logvar, eps)
         dmu += self.beta * dmu_kl
@@ -359,7 +303,7 @@ class VAE(BaseAutoencoder):
         mu, logvar = _split(self.encoder_.forward(X, training=False))
         eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
         output = self.decoder_.forward(_reparameterize(mu, logvar, eps), training=False)
-        return self._nll(output, Y)[0] + self.beta * gaussian_kl(mu, logvar)[0]
+        return self._nll(output, Y)[0] + self.beta * losses.gaussian_kl(mu, logvar)[0]
 
     # -- using a fitted model -----------------------------------------------------------
     def _generator(self, random_state):
@@ -446,7 +390,8 @@ class VAE(BaseAutoencoder):
             z = _reparameterize(mu, logvar, rng.standard_normal(mu.shape, dtype=mu.dtype))
             output = self.decoder_.forward(z, training=False)
             expected += self._log_prob(output.astype(np.float64), X.astype(np.float64))
-        return expected / n_samples - _kl_rows(mu.astype(np.float64), logvar.astype(np.float64))
+        kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
+        return expected / n_samples - kl
 
     def log_likelihood(self, X, n_samples=100, random_state=None):
         """Importance-weighted estimate of ``log p(x)`` per row, in nats (Burda et al., 2016).

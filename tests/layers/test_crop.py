@@ -6,7 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from npae.gradcheck import check_arrays, check_layer
+from npae.layers.base import Layer
 from npae.layers.crop import Concat, Crop2D, center_crop, crop_offsets
+from npae.network import Sequential
 
 
 @st.composite
@@ -170,6 +172,10 @@ def test_concat_errors():
         layer.forward(np.zeros((1, 2, 3, 3)))
     with pytest.raises(ValueError, match="at least two arrays, got 1"):
         layer.forward([np.zeros((1, 2, 3, 3))])
+    with pytest.raises(TypeError, match="expected numpy arrays, got list"):
+        layer.forward([np.zeros((1, 2, 3, 3)), [[0.0]]])
+    with pytest.raises(ValueError, match="non-empty batch"):
+        layer.forward([np.zeros((0, 2, 3, 3)), np.zeros((0, 1, 3, 3))])
     message = r"agree on every axis but 1, got shapes \[\(1, 2, 3, 3\), \(1, 2, 3, 4\)\]"
     with pytest.raises(ValueError, match=message):
         layer.forward([np.zeros((1, 2, 3, 3)), np.zeros((1, 2, 3, 4))])
@@ -186,6 +192,15 @@ def test_concat_errors():
         layer.backward(np.zeros((1, 2, 3, 3)))
 
 
+def test_concat_is_a_graph_node_not_a_layer():
+    """Several inputs: not a Layer (one array in, one out), so a Sequential refuses it."""
+    node = Concat()
+    assert not isinstance(node, Layer)
+    assert node.params == {} and node.grads == {} and not node.trainable
+    with pytest.raises(TypeError, match="Sequential expected Layer instances, got Concat at 1"):
+        Sequential([Crop2D((2, 2)), node])
+
+
 def test_concat_float32_and_config():
     layer = Concat(axis=2, dtype="float32")
     a = np.ones((2, 3, 1), dtype=np.float32)
@@ -193,4 +208,5 @@ def test_concat_float32_and_config():
     assert y.dtype == np.float32
     assert all(d.dtype == np.float32 for d in layer.backward(y))
     rebuilt = Concat(**json.loads(json.dumps(layer.get_config())))
-    assert rebuilt.get_config() == layer.get_config()
+    assert rebuilt.get_config() == layer.get_config() == {"axis": 2, "dtype": "float32"}
+    assert repr(rebuilt) == "Concat(axis=2, dtype='float32')"
