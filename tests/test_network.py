@@ -2,14 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
-from npae import losses, network
+from npae import losses
 from npae._validation import NonFiniteInputError
 from npae.gradcheck import check_network
-from npae.kernels import dense as kernels
-from npae.layers import Dense, Flatten, Identity, LeakyReLU, ReLU, Reshape, Sigmoid, Softplus, Tanh
+from npae.layers import Dense, Flatten, ReLU, Reshape, Sigmoid, Tanh
 from npae.network import Sequential, mlp
 from npae.optim import Adam
 from npae.train import Trainer
@@ -19,13 +16,7 @@ def small_net():
     return Sequential([Dense(4, 3, rng=0), Tanh(), Dense(3, 2, rng=1), Sigmoid()])
 
 
-@pytest.fixture
-def layer_by_layer(monkeypatch):
-    """Make Sequential run every network layer by layer (no product counts as small)."""
-    monkeypatch.setattr(network, "SMALL_PRODUCT", 0)
-
-
-def test_forward_backward_equal_composition_by_hand(rng, layer_by_layer):
+def test_forward_backward_equal_composition_by_hand(rng):
     net = small_net()
     d1, act1, d2, act2 = (type(layer)(**layer.get_config()) for layer in net.layers)
     for mine, theirs in zip(net.layers, (d1, act1, d2, act2)):
@@ -241,125 +232,6 @@ def test_training_with_adam_reduces_mse():
     assert history["val_loss"][-1] == pytest.approx(after)
 
 
-# -- small MLPs run in one call (npae.kernels.dense.mlp_forward / mlp_backward) -----------
-
-ACTIVATIONS = [None, Identity, ReLU, LeakyReLU, Sigmoid, Tanh]
-
-
-@st.composite
-def chains(draw):
-    """Widths, an activation class (or None) after each Dense, a dtype and a batch size."""
-    widths = draw(st.lists(st.integers(1, 9), min_size=2, max_size=5))
-    acts = draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=len(widths) - 1,
-                         max_size=len(widths) - 1))
-    return widths, acts, draw(st.sampled_from(["float64", "float32"])), draw(st.integers(1, 6))
-
-
-def build(widths, acts, dtype, seed=0):
-    layers = []
-    for i, (fan_in, fan_out, act) in enumerate(zip(widths[:-1], widths[1:], acts)):
-        layers.append(Dense(fan_in, fan_out, dtype=dtype, rng=seed + i))
-        layers[-1].params["b"][...] = np.linspace(-0.5, 0.5, fan_out)
-        if act is LeakyReLU:
-            layers.append(LeakyReLU(0.2, dtype=dtype))
-        elif act is not None:
-            layers.append(act(dtype=dtype))
-    return Sequential(layers)
-
-
-class CountCalls:
-    """Counts the calls of a compiled loop, passing them through."""
-
-    def __init__(self, monkeypatch, name):
-        self.calls, self.function = 0, getattr(kernels, name)
-        monkeypatch.setattr(kernels, name, self)
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.function(*args)
-
-
-def cached_arrays(layer):
-    cache = layer._saved()
-    return cache if isinstance(cache, tuple) else (cache,)
-
-
-@given(chain=chains(), seed=st.integers(0, 2**16))
-def test_small_mlp_in_one_call_equals_layer_by_layer(chain, seed):
-    widths, acts, dtype, n = chain
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, widths[0])).astype(dtype)
-    g = rng.normal(size=(n, widths[-1])).astype(dtype)
-    fused, plain = build(widths, acts, dtype), build(widths, acts, dtype)
-    assert fused._loops(x) is not None and plain._loops(x) is not None
-    tolerance = {"float64": 1e-13, "float32": 1e-5}[dtype]
-    y = fused.forward(x)
-    y_twin = x
-    for layer in plain.layers:
-        y_twin = layer.forward(y_twin)
-    assert y.dtype == dtype
-    np.testing.assert_allclose(y, y_twin, rtol=tolerance, atol=tolerance)
-    for mine, twin in zip(fused.layers, plain.layers):  # the caches a layer-by-layer pass leaves
-        for a, b in zip(cached_arrays(mine), cached_arrays(twin)):
-            np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
-    dx = fused.backward(g)
-    assert fused.backward(g, input_grad=False) is None  # twice: the gradients accumulate
-    for _ in range(2):
-        dx_twin = g
-        for layer in reversed(plain.layers):
-            dx_twin = layer.backward(dx_twin)
-    np.testing.assert_allclose(dx, dx_twin, rtol=tolerance, atol=tolerance)
-    for (_, _, a), (_, _, b) in zip(fused.named_parameters(), plain.named_parameters()):
-        np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance)
-
-
-def test_the_loops_run_small_mlps_only(monkeypatch, rng):
-    forward, backward = CountCalls(monkeypatch, "mlp_forward"), CountCalls(monkeypatch,
-                                                                          "mlp_backward")
-    x = rng.normal(size=(64, 64))
-    net = mlp([64, 32, 8, 32, 64], "relu", "sigmoid", rng=0)
-    net.backward(net.forward(x))
-    assert (forward.calls, backward.calls) == (1, 1)
-    net.forward(x, training=False)
-    assert forward.calls == 2
-    # products above SMALL_PRODUCT multiply-adds, or a layer the loops do not know: layer by layer
-    not_small = [
-        mlp([64, 32], rng=0),  # 4 * 64 * 32 * 64 = 2**19 at a batch of 4 * 64
-        Sequential([Dense(64, 8, rng=0), Softplus()]),
-        Sequential([Dense(64, 8, rng=0), ReLU(backend="numpy")]),
-        Sequential([Dense(64, 8, rng=0), ReLU(), Tanh()]),
-        Sequential([ReLU(), Dense(64, 8, rng=0)]),
-    ]
-    big = np.tile(x, (4, 1))
-    for net in not_small:
-        batch = big if len(net) == 1 else x
-        net.backward(np.ones_like(net.forward(batch)))
-    assert (forward.calls, backward.calls) == (2, 1)
-
-
-def test_numpy_backend_runs_layer_by_layer(monkeypatch, rng):
-    forward = CountCalls(monkeypatch, "mlp_forward")
-    net = Sequential(mlp([6, 4, 6], "tanh", rng=0).layers, backend="numpy")
-    x = rng.normal(size=(5, 6))
-    y = net.forward(x)
-    assert forward.calls == 0
-    np.testing.assert_allclose(Sequential(net.layers).forward(x), y, rtol=1e-14)
-    assert forward.calls == 1
-    with pytest.raises(ValueError, match="backend must be one of 'numba', 'numpy', got 'gpu'"):
-        Sequential(net.layers, backend="gpu")
-
-
-def test_the_loops_take_only_contiguous_writable_float_batches(rng):
-    net = mlp([6, 4, 6], "tanh", rng=0)
-    x = rng.normal(size=(5, 6))
-    assert net._loops(x) is not None
-    read_only = x.copy()
-    read_only.flags.writeable = False
-    for batch in (x[:, ::-1], np.asfortranarray(x), read_only, x.astype(np.float32)[:, :6]):
-        assert net._loops(batch) is None
-    np.testing.assert_allclose(net.forward(read_only), net.forward(x), rtol=1e-15)
-
-
 def test_layers_can_change_between_calls(rng):
     """The plan follows the layer list: an appended layer is run, a replaced weight is used."""
     net = mlp([6, 4, 6], "relu", rng=0)
@@ -371,18 +243,13 @@ def test_layers_can_change_between_calls(rng):
     np.testing.assert_array_equal(net.forward(x), np.full((5, 6), 0.5))
 
 
-@pytest.mark.parametrize("loops", [True, False])
 @pytest.mark.parametrize("activation, reader", [("tanh", "Tanh"), ("identity", "Dense")])
 @pytest.mark.parametrize("fill", [np.nan, np.inf])
-def test_non_finite_values_inside_raise_as_layer_by_layer(fill, activation, reader, loops,
-                                                          monkeypatch, rng):
-    """A weight gone NaN or inf is refused by the layer that reads it, with or without the loops."""
-    if not loops:
-        monkeypatch.setattr(network, "SMALL_PRODUCT", 0)
+def test_non_finite_values_inside_raise_as_layer_by_layer(fill, activation, reader, rng):
+    """A weight gone NaN or inf is refused by the layer that reads it."""
     net = mlp([5, 4, 3], activation, rng=0)
     net.layers[0].params["W"][0, 0] = fill
     x = rng.normal(size=(2, 5))
-    assert (net._loops(x) is not None) == loops
     with np.errstate(all="ignore"), pytest.raises(
             NonFiniteInputError, match=f"^{reader} expected finite input, got an input "
                                        "containing NaN or inf$"):
