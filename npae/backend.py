@@ -86,8 +86,9 @@ if not _numba_found():
 
 def check_backend(backend, owner, allow_none=True):
     """One of ``BACKENDS``, or None (follow the global switch); a clear ValueError otherwise."""
-    if (backend is not None or not allow_none) and (not isinstance(backend, str)
-                                                     or backend not in BACKENDS):
+    if backend is None and allow_none:
+        return None
+    if not isinstance(backend, str) or backend not in BACKENDS:
         names = ", ".join(repr(b) for b in BACKENDS)
         raise ValueError(f"{owner}: backend must be one of {names}, got {backend!r}")
     return backend
