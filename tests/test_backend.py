@@ -150,7 +150,7 @@ def run_images(layer):
     layer.backward(np.ones_like(y))
 
 
-def run_adam(opt):
+def run_step(opt):
     opt.step()
 
 
@@ -164,8 +164,10 @@ FAMILIES = [
     (lambda b: AvgPool2D(2, backend=b), run_images, POOL_KERNELS, "avg_pool_forward"),
     (lambda b: Upsample2D(2, "bilinear", backend=b), run_images, UPSAMPLE_KERNELS,
      "bilinear_backward"),
-    (lambda b: Adam([np.ones(3)], [np.ones(3)], backend=b), run_adam, OPTIM_KERNELS,
+    (lambda b: Adam([np.ones(3)], [np.ones(3)], backend=b), run_step, OPTIM_KERNELS,
      "adam_update"),
+    (lambda b: SGD([np.ones(3)], [np.ones(3)], momentum=0.9, backend=b), run_step,
+     OPTIM_KERNELS, "sgd_update"),
 ]
 
 
