@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from benchmarks_common import environment, median_time, write_results
-from npae import kernels
+from npae.kernels import im2col as kernels
 from npae.layers import Conv2D, ConvTranspose2D
 from npae.layers.conv import _images_to_rows, _rows_to_images
 

@@ -7,6 +7,7 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 __version__ = "0.1.0"
 
 from npae import datasets, gradcheck, layers, losses, noise, optim, plot
+from npae.backend import BACKENDS, get_backend, set_backend, use_backend
 from npae.decomposition import PCA
 from npae.io import load, save
 from npae.models import (
@@ -24,6 +25,10 @@ from npae.models import (
 )
 
 __all__ = [
+    "BACKENDS",
+    "get_backend",
+    "set_backend",
+    "use_backend",
     "datasets",
     "gradcheck",
     "layers",

@@ -138,6 +138,15 @@ def _layer_specs(network):
             for layer in network.layers]
 
 
+def _without_backend(specs):
+    """Layer specs without the ``"backend"`` that files before npae.set_backend recorded."""
+    if not isinstance(specs, list):
+        return specs
+    return [{**spec, "config": {k: v for k, v in spec["config"].items() if k != "backend"}}
+            if isinstance(spec, dict) and isinstance(spec.get("config"), dict) else spec
+            for spec in specs]
+
+
 def _generator_from_state(state, where):
     """A new Generator positioned at ``bit_generator.state`` ``state``."""
     name = state.get("bit_generator") if isinstance(state, dict) else None
@@ -369,7 +378,7 @@ def load_weights(estimator, header, arrays, where):
     """
     for attr, specs in header["networks"].items():
         rebuilt = _layer_specs(getattr(estimator, attr))
-        if rebuilt != specs:
+        if _without_backend(rebuilt) != _without_backend(specs):
             raise ChecksumError(
                 f"{where}: the saved {attr} does not match the one "
                 f"{header['class']} builds from its hyperparameters"

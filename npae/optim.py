@@ -4,28 +4,58 @@ An optimizer holds two aligned lists, ``params`` and ``grads`` (as
 ``Sequential.params()`` and ``Sequential.grads()`` give them), and
 ``step()`` moves every parameter against its gradient, in place.
 
-Each update has two implementations that tests keep equal: the NumPy
-expression of the rule, a few vectorized passes over preallocated buffers
-(``backend="numpy"``), and a loop from ``npae.kernels.optim`` that reads
-and writes every entry once (``backend="numba"``, the default: about 7
-times faster for Adam). The loop needs C-contiguous arrays; any other
-parameter takes the NumPy path.
+Each update rule is a function of flat arrays and scalars, in two
+implementations that tests keep equal, paired in ``OPTIM_KERNELS`` (see
+``npae.backend``): a loop from ``npae.kernels.optim`` that reads and writes
+every entry once (about 7 times faster for Adam), and its NumPy twin below,
+the rule as a few vectorized passes. The loop needs C-contiguous arrays; a
+parameter that is not (its flat view would be a copy, and updates to the
+copy would be lost) is always updated by the twin, in place.
 """
 
 import math
 
 import numpy as np
 
-from npae._validation import check_choice, check_number
-from npae.kernels import optim as kernels
+from npae._validation import check_number
+from npae.backend import KernelTable, check_backend
 
-BACKENDS = ("numba", "numpy")
+
+# -- NumPy twins of the kernels: arrays updated in place -------------------------------
+def _adam_update_numpy(param, grad, m, v, beta1, beta2, step_size, eps_hat, weight_decay):
+    """One Adam step with both bias corrections folded into ``step_size`` and ``eps_hat``."""
+    g = grad + weight_decay * param if weight_decay else grad
+    m *= beta1
+    m += (1 - beta1) * g
+    v *= beta2
+    v += (1 - beta2) * (g * g)
+    param -= step_size * (m / (np.sqrt(v) + eps_hat))
+
+
+def _sgd_update_numpy(param, grad, velocity, lr, momentum, weight_decay, nesterov):
+    """One SGD step: ``velocity <- momentum velocity + g``, then ``param -= lr g`` or ``lr v``."""
+    g = grad + weight_decay * param if weight_decay else grad
+    if momentum:
+        velocity *= momentum
+        velocity += g
+        g = g + momentum * velocity if nesterov else velocity
+    param -= lr * g
+
+
+OPTIM_KERNELS = KernelTable("npae.kernels.optim", {
+    "adam_update": _adam_update_numpy,
+    "sgd_update": _sgd_update_numpy,
+})
 
 
 class Optimizer:
-    """Base: aligned ``params`` / ``grads`` lists, a learning rate and a backend."""
+    """Base: aligned ``params`` / ``grads`` lists, a learning rate and a backend.
 
-    def __init__(self, params, grads, lr, backend="numba"):
+    ``backend`` None (the default) follows ``npae.set_backend``; a name pins
+    the optimizer to the kernels (``"numba"``) or their twins (``"numpy"``).
+    """
+
+    def __init__(self, params, grads, lr, backend=None):
         self.params = list(params)
         self.grads = list(grads)
         if len(self.params) != len(self.grads):
@@ -42,20 +72,29 @@ class Optimizer:
             if p.shape != g.shape:
                 raise ValueError(f"param of shape {p.shape} has a grad of shape {g.shape}")
         self.lr = check_number(lr, "lr", type(self).__name__, low=0, low_open=True)
-        self.backend = check_choice(backend, "backend", type(self).__name__, BACKENDS)
+        self.backend = check_backend(backend, type(self).__name__)
 
-    def _kernel_arrays(self, *state):
+    def _flat_arrays(self, *state):
         """Per parameter: flat views of it, its gradient and its ``state`` arrays, or None.
 
-        None means the NumPy path: the backend is "numpy" or an array is not
-        C-contiguous (its flat view would be a copy, and updates to the copy
-        would be lost).
+        None when an array is not C-contiguous: its flat view would be a
+        copy, so the NumPy twin updates the arrays as they are.
         """
         views = []
         for arrays in zip(self.params, self.grads, *state):
-            fused = self.backend == "numba" and all(a.flags.c_contiguous for a in arrays)
-            views.append(tuple(a.reshape(-1) for a in arrays) if fused else None)
+            contiguous = all(a.flags.c_contiguous for a in arrays)
+            views.append(tuple(a.reshape(-1) for a in arrays) if contiguous else None)
         return views
+
+    def _update(self, rule, state, *scalars):
+        """Apply the update ``rule`` (a name in ``OPTIM_KERNELS``) to every parameter."""
+        kernel = getattr(OPTIM_KERNELS(self.backend), rule)
+        twin = getattr(OPTIM_KERNELS.numpy, rule)
+        for arrays, flat in zip(zip(self.params, self.grads, *state), self._flat):
+            if flat is None:
+                twin(*arrays, *scalars)
+            else:
+                kernel(*flat, *scalars)
 
     def step(self):
         raise NotImplementedError
@@ -99,7 +138,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, grads, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 backend="numba"):
+                 backend=None):
         super().__init__(params, grads, lr, backend)
         self.momentum = check_number(momentum, "momentum", "SGD", low=0, high=1)
         self.weight_decay = check_number(weight_decay, "weight_decay", "SGD", low=0)
@@ -107,32 +146,11 @@ class SGD(Optimizer):
             raise ValueError("SGD: nesterov=True needs momentum > 0")
         self.nesterov = bool(nesterov)
         self.velocity = [np.zeros_like(p) for p in self.params]
-        self._flat = self._kernel_arrays(self.velocity)
-        self._buffer = [None if f else np.empty_like(p) for p, f in zip(self.params, self._flat)]
+        self._flat = self._flat_arrays(self.velocity)
 
     def step(self):
-        lr, mu, wd = float(self.lr), self.momentum, self.weight_decay
-        for i, flat in enumerate(self._flat):
-            if flat is not None:
-                kernels.sgd_update(*flat, lr, mu, wd, self.nesterov)
-            else:
-                self._update_numpy(i, lr, mu, wd)
-
-    def _update_numpy(self, i, lr, mu, wd):
-        """The NumPy twin of ``kernels.sgd_update`` for parameter ``i``."""
-        p, v, g = self.params[i], self.velocity[i], self._buffer[i]
-        np.copyto(g, self.grads[i])
-        if wd:
-            g += wd * p
-        if mu:
-            v *= mu
-            v += g
-            if self.nesterov:
-                g += mu * v
-            else:
-                np.copyto(g, v)
-        g *= lr
-        p -= g
+        self._update("sgd_update", [self.velocity], float(self.lr), self.momentum,
+                     self.weight_decay, self.nesterov)
 
     def _state_arrays(self):
         return self.velocity
@@ -151,7 +169,7 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, grads, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8,
-                 weight_decay=0.0, backend="numba"):
+                 weight_decay=0.0, backend=None):
         super().__init__(params, grads, lr, backend)
         # beta = 1 would divide by 1 - beta^t = 0 in the bias correction.
         self.beta1 = check_number(beta1, "beta1", "Adam", low=0, high=1, high_open=True)
@@ -161,8 +179,7 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
-        self._flat = self._kernel_arrays(self.m, self.v)
-        self._buffer = [None if f else np.empty_like(p) for p, f in zip(self.params, self._flat)]
+        self._flat = self._flat_arrays(self.m, self.v)
 
     def step(self):
         self.t += 1
@@ -170,33 +187,7 @@ class Adam(Optimizer):
         # Fold both bias corrections into one step size.
         step_size = self.lr * math.sqrt(1 - b2**self.t) / (1 - b1**self.t)
         eps_hat = self.eps * math.sqrt(1 - b2**self.t)
-        for i, flat in enumerate(self._flat):
-            if flat is not None:
-                kernels.adam_update(*flat, b1, b2, step_size, eps_hat, wd)
-            else:
-                self._update_numpy(i, step_size, eps_hat)
-
-    def _update_numpy(self, i, step_size, eps_hat):
-        """The NumPy twin of ``kernels.adam_update`` for parameter ``i``."""
-        p, m, v, buf = self.params[i], self.m[i], self.v[i], self._buffer[i]
-        b1, b2, wd = self.beta1, self.beta2, self.weight_decay
-        g = self.grads[i]
-        if wd:
-            np.multiply(p, wd, out=buf)
-            buf += g
-            g = buf
-        m *= b1
-        m += (1 - b1) * g
-        v *= b2
-        np.multiply(g, g, out=buf)
-        buf *= 1 - b2
-        v += buf
-        # p -= step_size * m / (sqrt(v) + eps_hat)
-        np.sqrt(v, out=buf)
-        buf += eps_hat
-        np.divide(m, buf, out=buf)
-        buf *= step_size
-        p -= buf
+        self._update("adam_update", [self.m, self.v], b1, b2, step_size, eps_hat, wd)
 
     def _state_arrays(self):
         return self.m + self.v

@@ -1,30 +1,15 @@
 """Numba-compiled loops for the hot spots of the layers: plain functions on arrays.
 
-Each kernel has a readable pure-NumPy twin in its layer module (selected
-with ``backend="numpy"``); ``tests/kernels`` checks that the two agree.
-Kernels are compiled on first use for the dtype they meet (float32 or
-float64), about 0.2-0.6 s of CPU each, and cached on disk (``cache=True``),
-so later processes load them in well under a second. They run serially
-(``parallel=True`` multiplied the compile time by about five, and the
-serial loops already beat PyTorch's two threads) and none uses ``fastmath``.
+One module per family (``activations``, ``im2col``, ``pool``, ``upsample``,
+``optim``), each kernel with a readable NumPy twin of the same signature
+beside the code that calls it; ``npae.backend`` pairs them (one
+``KernelTable`` per family) and imports a module here only when its table
+first runs on the ``"numba"`` backend, so nothing else in npae imports
+these modules or Numba. ``tests/kernels`` checks that kernels and twins
+agree. Kernels are compiled on first use for the dtype they meet (float32
+or float64), about 0.2-0.6 s of CPU each, and cached on disk
+(``cache=True``), so later processes load them in well under a second. They
+run serially (``parallel=True`` multiplied the compile time by about five,
+and the serial loops already beat PyTorch's two threads) and none uses
+``fastmath``.
 """
-
-from npae.kernels.im2col import col2im, im2col
-from npae.kernels.pool import (
-    avg_pool_backward,
-    avg_pool_forward,
-    max_pool_backward,
-    max_pool_forward,
-)
-from npae.kernels.upsample import (
-    bilinear_backward,
-    bilinear_forward,
-    nearest_backward,
-    nearest_forward,
-)
-
-__all__ = [
-    "avg_pool_backward", "avg_pool_forward", "bilinear_backward", "bilinear_forward",
-    "col2im", "im2col", "max_pool_backward", "max_pool_forward", "nearest_backward",
-    "nearest_forward",
-]

@@ -1,6 +1,6 @@
 """Fused optimizer updates: one pass over a parameter instead of a dozen.
 
-The NumPy updates in ``npae.optim`` (``backend="numpy"``, the twins of
+The NumPy updates in ``npae.optim`` (``OPTIM_KERNELS``, the twins of
 these loops) sweep the parameter, its gradient and its state once per
 arithmetic operation; these loops read each entry once and write it back
 once. Arrays are flat: 1-d views of C-contiguous arrays of one dtype.

@@ -11,7 +11,7 @@ from npae.layers.activations import (
     Tanh,
     get_activation,
 )
-from npae.layers.base import LAYER_REGISTRY, Layer
+from npae.layers.base import Layer
 from npae.layers.conv import Conv2D, ConvTranspose2D
 from npae.layers.crop import Concat, Crop2D, center_crop
 from npae.layers.dense import Dense
@@ -21,7 +21,7 @@ from npae.layers.shape import Flatten, Reshape
 from npae.layers.upsample import Upsample2D
 
 __all__ = [
-    "ACTIVATIONS", "Activation", "Dense", "Flatten", "Identity", "LAYER_REGISTRY",
+    "ACTIVATIONS", "Activation", "Dense", "Flatten", "Identity",
     "Layer", "LeakyReLU", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
     "get_activation", "init_for",
     "AvgPool2D", "Concat", "Conv2D", "ConvTranspose2D", "Crop2D", "MaxPool2D", "Upsample2D",

@@ -13,10 +13,6 @@ import numpy as np
 from npae._validation import NonFiniteInputError, check_float_dtype
 from npae.utils import as_generator
 
-#: Every concrete layer class by name, filled in by ``Layer.__init_subclass__``;
-#: ``npae.io`` rebuilds saved networks from it.
-LAYER_REGISTRY = {}
-
 
 class Layer:
     """Base class: parameters, gradients, cache and input checks.
@@ -40,10 +36,6 @@ class Layer:
     """
 
     trainable = True
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        LAYER_REGISTRY[cls.__name__] = cls
 
     def __init__(self, dtype="float64", rng=None):
         self.dtype = check_float_dtype(dtype, type(self).__name__)

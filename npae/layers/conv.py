@@ -11,79 +11,32 @@ than a batch of one small product per image (which also stalls badly when
 the cores are shared). Its backward pass needs the adjoint of ``im2col``,
 ``col2im``, which adds each column entry back onto the pixel it was read
 from. A transposed convolution is exactly that adjoint used as a forward
-pass. The module also holds the window geometry that the pooling,
-upsampling and crop layers share.
+pass. ``IM2COL_KERNELS`` pairs the loops of ``npae.kernels.im2col`` with
+their NumPy twins here (see ``npae.backend``).
 """
-
-import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from npae import kernels
-from npae._validation import check_choice, check_int
+from npae._validation import check_int
+from npae.backend import KernelTable, check_backend, pinned_config
+from npae.layers._geometry import (
+    as_pair,
+    check_example_shape,
+    check_images,
+    pad_images,
+    transposed_output_hw,
+    window_output_hw,
+)
 from npae.layers.base import Layer
 from npae.layers.initializers import initialize
-
-BACKENDS = ("numba", "numpy")
-
-
-# -- geometry and checks shared by the image layers --------------------------
-def as_pair(value, name, owner, minimum=1):
-    """An int or a pair of ints -> (height, width) ints, each >= ``minimum``."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value, value)
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise TypeError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
-    return tuple(check_int(v, name, owner, minimum) for v in value)
-
-
-def check_backend(backend, owner):
-    """``"numba"`` (compiled loops) or ``"numpy"`` (the readable twins)."""
-    return check_choice(backend, "backend", owner, BACKENDS)
-
-
-def check_images(layer, x, channels=None):
-    """Check an (N, C, H, W) batch for ``layer``; return it C-contiguous.
-
-    ``channels`` None accepts any C.
-    """
-    if isinstance(x, np.ndarray) and (
-        x.ndim != 4 or (channels is not None and x.shape[1] != channels)
-    ):
-        c = "C" if channels is None else channels
-        raise ValueError(f"{layer.name} expected input of shape (N, {c}, H, W), got {x.shape}")
-    layer._check_input(x, 4)
-    return np.ascontiguousarray(x)
-
-
-def check_example_shape(layer, input_shape, channels=None):
-    """Check a per-example (C, H, W) shape given to ``output_shape``."""
-    shape = tuple(input_shape)
-    if len(shape) != 3 or (channels is not None and shape[0] != channels):
-        c = "C" if channels is None else channels
-        raise ValueError(f"{layer.name} expected a per-example shape ({c}, H, W), got {shape}")
-    return shape
-
-
-def window_output_hw(owner, hw, kernel_size, stride, padding):
-    """Output size ``(h + 2 p - k) // s + 1`` per axis; error if the window cannot fit."""
-    out = []
-    for axis, size, k, s, p in zip(("height", "width"), hw, kernel_size, stride, padding):
-        if size + 2 * p < k:
-            raise ValueError(
-                f"{owner}: input {axis} {size} with padding {p} is smaller than the "
-                f"kernel {axis} {k}"
-            )
-        out.append((size + 2 * p - k) // s + 1)
-    return tuple(out)
 
 
 # -- NumPy twins of the im2col kernels ---------------------------------------
 def _im2col_numpy(x, kh, kw, sh, sw, ph, pw):
     """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
     c = x.shape[1]
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    x_pad = pad_images(x, (ph, pw))
     windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
 
@@ -104,8 +57,10 @@ def _col2im_numpy(cols, h, w, kh, kw, sh, sw, ph, pw):
     return np.ascontiguousarray(x_pad[:, :, ph:ph + h, pw:pw + w])
 
 
-IM2COL = {"numba": kernels.im2col, "numpy": _im2col_numpy}
-COL2IM = {"numba": kernels.col2im, "numpy": _col2im_numpy}
+IM2COL_KERNELS = KernelTable("npae.kernels.im2col", {
+    "im2col": _im2col_numpy,
+    "col2im": _col2im_numpy,
+})
 
 
 # -- the math: W2 = W reshaped to a matrix, g = dL/dy --------------------------------
@@ -166,7 +121,57 @@ def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im
 
 
 # -- the layers ------------------------------------------------------------------
-class Conv2D(Layer):
+class _ConvNd(Layer):
+    """Hyperparameters, weights, shapes and config shared by Conv2D and ConvTranspose2D.
+
+    ``W`` is ``(out_channels, in_channels, kh, kw)`` for a convolution and
+    ``(in_channels, out_channels, kh, kw)`` for its adjoint (``transposed``),
+    with ``fan_in = in_channels kh kw`` and ``fan_out = out_channels kh kw``
+    either way; ``b`` is ``(out_channels,)`` and starts at zero. Subclasses
+    give ``_output_hw``, ``forward`` and ``backward``.
+    """
+
+    transposed = False
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, init, dtype,
+                 rng, backend):
+        super().__init__(dtype=dtype, rng=rng)
+        self.in_channels = check_int(in_channels, "in_channels", self.name)
+        self.out_channels = check_int(out_channels, "out_channels", self.name)
+        self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
+        self.stride = as_pair(stride, "stride", self.name)
+        self.padding = as_pair(padding, "padding", self.name, minimum=0)
+        self.init = init
+        self.backend = check_backend(backend, self.name)
+        kh, kw = self.kernel_size
+        channels = (self.in_channels, self.out_channels)
+        shape = (*(channels if self.transposed else channels[::-1]), kh, kw)
+        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
+        self._add_param("W", initialize(init, shape, fan_in, fan_out, self._generator(),
+                                        self.dtype))
+        self._add_param("b", np.zeros(self.out_channels))
+
+    def _output_hw(self, hw):
+        """Output (height, width) for an input of spatial size ``hw``."""
+        raise NotImplementedError
+
+    def _check_backward(self, grad_out, x_shape):
+        """Check dL/dy against the output shape of an input of ``x_shape``."""
+        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
+        return self._check_grad(grad_out, out_shape)
+
+    def output_shape(self, input_shape):
+        _, h, w = check_example_shape(self, input_shape, self.in_channels)
+        return (self.out_channels, *self._output_hw((h, w)))
+
+    def get_config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "init": self.init,
+                **pinned_config(self.backend), **super().get_config()}
+
+
+class Conv2D(_ConvNd):
     """2-d convolution (cross-correlation) ``y = W * x + b`` over NCHW batches.
 
     ``y[n, o, r, q] = b[o] + sum_{c, i, j} W[o, c, i, j] x_pad[n, c, r s_h + i, q s_w + j]``
@@ -183,8 +188,9 @@ class Conv2D(Layer):
         Initializer of ``W`` with ``fan_in = in_channels kh kw`` and
         ``fan_out = out_channels kh kw``; ``b`` starts at zero.
     dtype, rng : see ``Layer``.
-    backend : {"numba", "numpy"}
-        im2col/col2im as compiled loops or as the readable NumPy twin.
+    backend : {"numba", "numpy"} or None, default None
+        Pins im2col/col2im to the compiled loops or the readable NumPy
+        twins; None follows ``npae.set_backend``.
 
     Shape
     -----
@@ -213,23 +219,10 @@ class Conv2D(Layer):
     >>> layer.forward(np.ones((2, 1, 28, 28))).shape
     (2, 4, 28, 28)
     """
-
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 init="glorot_uniform", dtype="float64", rng=None, backend="numba"):
-        super().__init__(dtype=dtype, rng=rng)
-        self.in_channels = check_int(in_channels, "in_channels", self.name)
-        self.out_channels = check_int(out_channels, "out_channels", self.name)
-        self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
-        self.stride = as_pair(stride, "stride", self.name)
-        self.padding = as_pair(padding, "padding", self.name, minimum=0)
-        self.init = init
-        self.backend = check_backend(backend, self.name)
-        kh, kw = self.kernel_size
-        shape = (self.out_channels, self.in_channels, kh, kw)
-        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
-        self._add_param("W", initialize(init, shape, fan_in, fan_out, self._generator(),
-                                        self.dtype))
-        self._add_param("b", np.zeros(self.out_channels))
+                 init="glorot_uniform", dtype="float64", rng=None, backend=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, dtype,
+                         rng, backend)
 
     def _output_hw(self, hw):
         return window_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding)
@@ -238,33 +231,23 @@ class Conv2D(Layer):
         x = check_images(self, x, self.in_channels)
         y, cols = _conv2d_forward(x, self.params["W"], self.params["b"], self.stride,
                                   self.padding, self._output_hw(x.shape[2:]),
-                                  IM2COL[self.backend])
+                                  IM2COL_KERNELS(self.backend).im2col)
         if training:
             self._cache = (x.shape, cols)
         return y
 
     def backward(self, grad_out):
         x_shape, cols = self._saved()
-        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
-        self._check_grad(grad_out, out_shape)
+        self._check_backward(grad_out, x_shape)
         dx, dW, db = _conv2d_backward(grad_out, cols, self.params["W"], x_shape[2:],
-                                      self.stride, self.padding, COL2IM[self.backend])
+                                      self.stride, self.padding,
+                                      IM2COL_KERNELS(self.backend).col2im)
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
 
-    def output_shape(self, input_shape):
-        _, h, w = check_example_shape(self, input_shape, self.in_channels)
-        return (self.out_channels, *self._output_hw((h, w)))
 
-    def get_config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "init": self.init, "backend": self.backend,
-                **super().get_config()}
-
-
-class ConvTranspose2D(Layer):
+class ConvTranspose2D(_ConvNd):
     """Transposed convolution: the adjoint of ``Conv2D``, plus a bias.
 
     Each input pixel scatters ``x[n, c, r, q] W[c, o, :, :]`` onto the output
@@ -288,8 +271,9 @@ class ConvTranspose2D(Layer):
         Initializer of ``W`` with ``fan_in = in_channels kh kw`` and
         ``fan_out = out_channels kh kw``; ``b`` starts at zero.
     dtype, rng : see ``Layer``.
-    backend : {"numba", "numpy"}
-        im2col/col2im as compiled loops or as the readable NumPy twin.
+    backend : {"numba", "numpy"} or None, default None
+        Pins im2col/col2im to the compiled loops or the readable NumPy
+        twins; None follows ``npae.set_backend``.
 
     Shape
     -----
@@ -315,71 +299,43 @@ class ConvTranspose2D(Layer):
     >>> layer.forward(np.ones((2, 8, 14, 14))).shape
     (2, 1, 28, 28)
     """
+    transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, init="glorot_uniform", dtype="float64", rng=None,
-                 backend="numba"):
-        super().__init__(dtype=dtype, rng=rng)
-        self.in_channels = check_int(in_channels, "in_channels", self.name)
-        self.out_channels = check_int(out_channels, "out_channels", self.name)
-        self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
-        self.stride = as_pair(stride, "stride", self.name)
-        self.padding = as_pair(padding, "padding", self.name, minimum=0)
+                 backend=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, init, dtype,
+                         rng, backend)
         self.output_padding = as_pair(output_padding, "output_padding", self.name, minimum=0)
         if any(op >= s for op, s in zip(self.output_padding, self.stride)):
             raise ValueError(
                 f"{self.name}: output_padding must be smaller than stride, got "
                 f"output_padding={self.output_padding}, stride={self.stride}"
             )
-        self.init = init
-        self.backend = check_backend(backend, self.name)
-        kh, kw = self.kernel_size
-        shape = (self.in_channels, self.out_channels, kh, kw)
-        fan_in, fan_out = self.in_channels * kh * kw, self.out_channels * kh * kw
-        self._add_param("W", initialize(init, shape, fan_in, fan_out, self._generator(),
-                                        self.dtype))
-        self._add_param("b", np.zeros(self.out_channels))
 
     def _output_hw(self, hw):
-        out = []
-        for axis, size, k, s, p, op in zip(("height", "width"), hw, self.kernel_size,
-                                           self.stride, self.padding, self.output_padding):
-            size_out = (size - 1) * s - 2 * p + k + op
-            if size_out < 1:
-                raise ValueError(
-                    f"{self.name}: output {axis} (H - 1) s - 2 p + k + output_padding = "
-                    f"({size} - 1) {s} - 2 {p} + {k} + {op} = {size_out} must be >= 1"
-                )
-            out.append(size_out)
-        return tuple(out)
+        return transposed_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding,
+                                    self.output_padding)
 
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
         y, x_rows = _conv_transpose2d_forward(x, self.params["W"], self.params["b"],
                                               self.stride, self.padding,
                                               self._output_hw(x.shape[2:]),
-                                              COL2IM[self.backend])
+                                              IM2COL_KERNELS(self.backend).col2im)
         if training:
             self._cache = (x.shape, x_rows)
         return y
 
     def backward(self, grad_out):
         x_shape, x_rows = self._saved()
-        out_shape = (x_shape[0], self.out_channels, *self._output_hw(x_shape[2:]))
-        grad_out = np.ascontiguousarray(self._check_grad(grad_out, out_shape))
+        grad_out = np.ascontiguousarray(self._check_backward(grad_out, x_shape))
         dx, dW, db = _conv_transpose2d_backward(grad_out, x_rows, x_shape, self.params["W"],
                                                 self.stride, self.padding,
-                                                IM2COL[self.backend])
+                                                IM2COL_KERNELS(self.backend).im2col)
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
 
-    def output_shape(self, input_shape):
-        _, h, w = check_example_shape(self, input_shape, self.in_channels)
-        return (self.out_channels, *self._output_hw((h, w)))
-
     def get_config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "output_padding": list(self.output_padding),
-                "init": self.init, "backend": self.backend, **super().get_config()}
+        return {"output_padding": list(self.output_padding), **super().get_config()}

@@ -13,18 +13,8 @@ import numbers
 import numpy as np
 
 from npae._validation import check_float_dtype, check_int
+from npae.layers._geometry import as_pair, check_example_shape, check_images, crop_offsets
 from npae.layers.base import Layer
-from npae.layers.conv import as_pair, check_example_shape, check_images
-
-
-def crop_offsets(size, target):
-    """(start, stop) of a centred window of length ``target`` in ``size``.
-
-    When ``size - target`` is odd the extra element comes off the end
-    (bottom or right): ``start = (size - target) // 2``.
-    """
-    start = (size - target) // 2
-    return start, start + target
 
 
 def center_crop(x, height, width):

@@ -2,26 +2,27 @@
 
 Window ``(oh, ow)`` covers input rows ``oh s_h - p_h + i`` and columns
 ``ow s_w - p_w + j`` (``i < kh``, ``j < kw``). The compiled loops are in
-``npae.kernels.pool``; the functions here are their readable NumPy twins.
+``npae.kernels.pool``; the functions here are their readable NumPy twins,
+paired with them in ``POOL_KERNELS`` (see ``npae.backend``).
 """
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from npae import kernels
-from npae.layers.base import Layer
-from npae.layers.conv import (
+from npae.backend import KernelTable, check_backend, pinned_config
+from npae.layers._geometry import (
     as_pair,
-    check_backend,
     check_example_shape,
     check_images,
+    pad_images,
     window_output_hw,
 )
+from npae.layers.base import Layer
 
 
 def _windows(x, kh, kw, sh, sw, ph, pw, fill):
     """View of every pooling window of x padded with ``fill``: (n, c, h_out, w_out, kh, kw)."""
-    x_pad = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    x_pad = pad_images(x, (ph, pw), fill)
     return sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
 
 
@@ -62,14 +63,12 @@ def _avg_pool_backward_numpy(grad_out, h, w, kh, kw, sh, sw, ph, pw):
     return np.ascontiguousarray(dx_pad[:, :, ph:ph + h, pw:pw + w])
 
 
-MAX_POOL = {
-    "numba": (kernels.max_pool_forward, kernels.max_pool_backward),
-    "numpy": (_max_pool_forward_numpy, _max_pool_backward_numpy),
-}
-AVG_POOL = {
-    "numba": (kernels.avg_pool_forward, kernels.avg_pool_backward),
-    "numpy": (_avg_pool_forward_numpy, _avg_pool_backward_numpy),
-}
+POOL_KERNELS = KernelTable("npae.kernels.pool", {
+    "max_pool_forward": _max_pool_forward_numpy,
+    "max_pool_backward": _max_pool_backward_numpy,
+    "avg_pool_forward": _avg_pool_forward_numpy,
+    "avg_pool_backward": _avg_pool_backward_numpy,
+})
 
 
 class _Pool2D(Layer):
@@ -78,7 +77,7 @@ class _Pool2D(Layer):
     trainable = False
 
     def __init__(self, kernel_size=2, stride=None, padding=0, dtype="float64", rng=None,
-                 backend="numba"):
+                 backend=None):
         super().__init__(dtype=dtype, rng=rng)
         self.kernel_size = as_pair(kernel_size, "kernel_size", self.name)
         self.stride = self.kernel_size if stride is None else as_pair(stride, "stride",
@@ -112,7 +111,7 @@ class _Pool2D(Layer):
 
     def get_config(self):
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
-                "padding": list(self.padding), "backend": self.backend,
+                "padding": list(self.padding), **pinned_config(self.backend),
                 **super().get_config()}
 
 
@@ -129,8 +128,9 @@ class MaxPool2D(_Pool2D):
         Padding with -inf on every side, at most half the kernel size (so
         every window holds at least one input pixel).
     dtype, rng : see ``Layer``.
-    backend : {"numba", "numpy"}
-        Compiled loops or the readable NumPy twin.
+    backend : {"numba", "numpy"} or None, default None
+        Pins the compiled loops or the readable NumPy twin; None follows
+        ``npae.set_backend``.
 
     Shape
     -----
@@ -155,8 +155,7 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, training=True):
         x = self._check_forward(x)
-        pool_forward, _ = MAX_POOL[self.backend]
-        y, argmax = pool_forward(x, *self._window())
+        y, argmax = POOL_KERNELS(self.backend).max_pool_forward(x, *self._window())
         if training:
             self._cache = (x.shape, argmax)
         return y
@@ -164,8 +163,7 @@ class MaxPool2D(_Pool2D):
     def backward(self, grad_out):
         x_shape, argmax = self._saved()
         grad_out = self._check_backward(grad_out, x_shape)
-        _, pool_backward = MAX_POOL[self.backend]
-        return pool_backward(grad_out, argmax, *x_shape[2:])
+        return POOL_KERNELS(self.backend).max_pool_backward(grad_out, argmax, *x_shape[2:])
 
 
 class AvgPool2D(_Pool2D):
@@ -182,8 +180,9 @@ class AvgPool2D(_Pool2D):
         zeros count in the mean (it always divides by ``kh kw``), like
         PyTorch's ``count_include_pad=True``.
     dtype, rng : see ``Layer``.
-    backend : {"numba", "numpy"}
-        Compiled loops or the readable NumPy twin.
+    backend : {"numba", "numpy"} or None, default None
+        Pins the compiled loops or the readable NumPy twin; None follows
+        ``npae.set_backend``.
 
     Shape
     -----
@@ -206,8 +205,7 @@ class AvgPool2D(_Pool2D):
 
     def forward(self, x, training=True):
         x = self._check_forward(x)
-        pool_forward, _ = AVG_POOL[self.backend]
-        y = pool_forward(x, *self._window())
+        y = POOL_KERNELS(self.backend).avg_pool_forward(x, *self._window())
         if training:
             self._cache = x.shape
         return y
@@ -215,5 +213,5 @@ class AvgPool2D(_Pool2D):
     def backward(self, grad_out):
         x_shape = self._saved()
         grad_out = self._check_backward(grad_out, x_shape)
-        _, pool_backward = AVG_POOL[self.backend]
-        return pool_backward(grad_out, *x_shape[2:], *self._window())
+        return POOL_KERNELS(self.backend).avg_pool_backward(grad_out, *x_shape[2:],
+                                                            *self._window())

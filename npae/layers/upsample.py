@@ -7,15 +7,16 @@ reads two source indices ``taps[o]`` with weights ``weights[o]``, so
 
 with ``A`` the 1-d interpolation matrix ``A[o, taps[o, a]] += weights[o, a]``.
 The NumPy twins here use those matrices; the compiled loops in
-``npae.kernels.upsample`` use the taps directly.
+``npae.kernels.upsample`` use the taps directly. ``UPSAMPLE_KERNELS`` pairs
+the two (see ``npae.backend``).
 """
 
 import numpy as np
 
-from npae import kernels
 from npae._validation import check_choice
+from npae.backend import KernelTable, check_backend, pinned_config
+from npae.layers._geometry import as_pair, check_example_shape, check_images
 from npae.layers.base import Layer
-from npae.layers.conv import as_pair, check_backend, check_example_shape, check_images
 
 MODES = ("nearest", "bilinear")
 
@@ -49,7 +50,7 @@ def _interpolation_matrix(taps, weights, size_in):
 
 
 def _interpolate_numpy(x, rows, row_weights, cols, col_weights):
-    """y = A_h x A_w^T."""
+    """y = A_h x A_w^T (the twin of the bilinear kernel, and of nearest's with its tables)."""
     A_h = _interpolation_matrix(rows, row_weights, x.shape[2])
     A_w = _interpolation_matrix(cols, col_weights, x.shape[3])
     return A_h @ x @ A_w.T
@@ -60,6 +61,32 @@ def _interpolate_backward_numpy(grad_out, h, w, rows, row_weights, cols, col_wei
     A_h = _interpolation_matrix(rows, row_weights, h)
     A_w = _interpolation_matrix(cols, col_weights, w)
     return A_h.T @ grad_out @ A_w
+
+
+def _nearest_tables(h, w, sh, sw, dtype):
+    """The (taps, weights) of both axes for nearest, weights in ``dtype``."""
+    rows, row_weights = _nearest_taps(h, sh)
+    cols, col_weights = _nearest_taps(w, sw)
+    return rows, row_weights.astype(dtype), cols, col_weights.astype(dtype)
+
+
+def _nearest_forward_numpy(x, sh, sw):
+    """y = A_h x A_w^T with nearest's matrices (one 1 per row)."""
+    return _interpolate_numpy(x, *_nearest_tables(*x.shape[2:], sh, sw, x.dtype))
+
+
+def _nearest_backward_numpy(grad_out, h, w, sh, sw):
+    """dx = A_h^T g A_w: the sum of g over each (sh, sw) block."""
+    return _interpolate_backward_numpy(grad_out, h, w,
+                                       *_nearest_tables(h, w, sh, sw, grad_out.dtype))
+
+
+UPSAMPLE_KERNELS = KernelTable("npae.kernels.upsample", {
+    "nearest_forward": _nearest_forward_numpy,
+    "nearest_backward": _nearest_backward_numpy,
+    "bilinear_forward": _interpolate_numpy,
+    "bilinear_backward": _interpolate_backward_numpy,
+})
 
 
 class Upsample2D(Layer):
@@ -77,8 +104,9 @@ class Upsample2D(Layer):
         Integer factor ``(s_h, s_w)``, or one int for both.
     mode : {"nearest", "bilinear"}
     dtype, rng : see ``Layer``.
-    backend : {"numba", "numpy"}
-        Compiled loops or the readable NumPy twin (interpolation matrices).
+    backend : {"numba", "numpy"} or None, default None
+        Pins the compiled loops or the readable NumPy twins (interpolation
+        matrices); None follows ``npae.set_backend``.
 
     Shape
     -----
@@ -102,49 +130,41 @@ class Upsample2D(Layer):
 
     trainable = False
 
-    def __init__(self, scale=2, mode="nearest", dtype="float64", rng=None, backend="numba"):
+    def __init__(self, scale=2, mode="nearest", dtype="float64", rng=None, backend=None):
         super().__init__(dtype=dtype, rng=rng)
         self.scale = as_pair(scale, "scale", self.name)
         self.mode = check_choice(mode, "mode", self.name, MODES)
         self.backend = check_backend(backend, self.name)
 
-    def _interpolation(self, h, w):
-        """The per-axis (taps, weights) of the numpy twin and the bilinear kernel."""
-        taps = _nearest_taps if self.mode == "nearest" else _bilinear_taps
-        rows, row_weights = taps(h, self.scale[0])
-        cols, col_weights = taps(w, self.scale[1])
+    def _bilinear_tables(self, h, w):
+        """The per-axis (taps, weights) of bilinear interpolation, weights in ``dtype``."""
+        rows, row_weights = _bilinear_taps(h, self.scale[0])
+        cols, col_weights = _bilinear_taps(w, self.scale[1])
         return rows, row_weights.astype(self.dtype), cols, col_weights.astype(self.dtype)
-
-    def _upsample(self, x):
-        if self.backend == "numpy":
-            return _interpolate_numpy(x, *self._interpolation(*x.shape[2:]))
-        if self.mode == "nearest":
-            return kernels.nearest_forward(x, *self.scale)
-        return kernels.bilinear_forward(x, *self._interpolation(*x.shape[2:]))
-
-    def _upsample_backward(self, grad_out, h, w):
-        if self.backend == "numpy":
-            return _interpolate_backward_numpy(grad_out, h, w, *self._interpolation(h, w))
-        if self.mode == "nearest":
-            return kernels.nearest_backward(grad_out, h, w, *self.scale)
-        return kernels.bilinear_backward(grad_out, h, w, *self._interpolation(h, w))
 
     def forward(self, x, training=True):
         x = check_images(self, x)
         if training:
             self._cache = x.shape
-        return self._upsample(x)
+        kernels = UPSAMPLE_KERNELS(self.backend)
+        if self.mode == "nearest":
+            return kernels.nearest_forward(x, *self.scale)
+        return kernels.bilinear_forward(x, *self._bilinear_tables(*x.shape[2:]))
 
     def backward(self, grad_out):
         x_shape = self._saved()
         n, c, h, w = x_shape
         self._check_grad(grad_out, (n, c, h * self.scale[0], w * self.scale[1]))
-        return self._upsample_backward(np.ascontiguousarray(grad_out), h, w)
+        grad_out = np.ascontiguousarray(grad_out)
+        kernels = UPSAMPLE_KERNELS(self.backend)
+        if self.mode == "nearest":
+            return kernels.nearest_backward(grad_out, h, w, *self.scale)
+        return kernels.bilinear_backward(grad_out, h, w, *self._bilinear_tables(h, w))
 
     def output_shape(self, input_shape):
         c, h, w = check_example_shape(self, input_shape)
         return (c, h * self.scale[0], w * self.scale[1])
 
     def get_config(self):
-        return {"scale": list(self.scale), "mode": self.mode, "backend": self.backend,
+        return {"scale": list(self.scale), "mode": self.mode, **pinned_config(self.backend),
                 **super().get_config()}

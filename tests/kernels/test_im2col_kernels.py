@@ -1,10 +1,14 @@
+"""The im2col loops of ``npae.kernels.im2col`` against their NumPy twins (``IM2COL_KERNELS``)."""
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npae import kernels
-from npae.layers.conv import _col2im_numpy, _im2col_numpy
+from npae.layers.conv import IM2COL_KERNELS
+
+# Each kernel and its twin, by the name the table pairs them under.
+kernels, twins = IM2COL_KERNELS("numba"), IM2COL_KERNELS.numpy
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
@@ -46,7 +50,7 @@ def test_im2col_kernel_equals_numpy_twin(dtype, case):
     cols = kernels.im2col(x, *geometry)
     assert cols.dtype == dtype
     assert cols.shape == columns_shape(shape, *geometry)
-    np.testing.assert_array_equal(cols, _im2col_numpy(x, *geometry))
+    np.testing.assert_array_equal(cols, twins.im2col(x, *geometry))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -57,12 +61,12 @@ def test_col2im_kernel_equals_numpy_twin(dtype, case):
     x = kernels.col2im(cols, *shape[2:], *geometry)
     assert x.dtype == dtype
     assert x.shape == shape
-    np.testing.assert_allclose(x, _col2im_numpy(cols, *shape[2:], *geometry),
+    np.testing.assert_allclose(x, twins.col2im(cols, *shape[2:], *geometry),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("im2col, col2im", [(kernels.im2col, kernels.col2im),
-                                            (_im2col_numpy, _col2im_numpy)])
+                                            (twins.im2col, twins.col2im)])
 @given(case=st.one_of(geometries(), tilings()))
 def test_col2im_is_the_adjoint_of_im2col(im2col, col2im, case):
     """<im2col(x), C> == <x, col2im(C)> for every x and C."""

@@ -1,15 +1,14 @@
+"""The pooling loops of ``npae.kernels.pool`` against their NumPy twins (``POOL_KERNELS``)."""
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npae import kernels
-from npae.layers.pool import (
-    _avg_pool_backward_numpy,
-    _avg_pool_forward_numpy,
-    _max_pool_backward_numpy,
-    _max_pool_forward_numpy,
-)
+from npae.layers.pool import POOL_KERNELS
+
+# Each kernel and its twin, by the name the table pairs them under.
+kernels, twins = POOL_KERNELS("numba"), POOL_KERNELS.numpy
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 
@@ -38,14 +37,14 @@ def test_max_pool_kernels_equal_numpy_twins(dtype, case, ties):
     shape, geometry = case
     x = inputs(shape, dtype, ties, seed=0)
     y, argmax = kernels.max_pool_forward(x, *geometry)
-    y_twin, argmax_twin = _max_pool_forward_numpy(x, *geometry)
+    y_twin, argmax_twin = twins.max_pool_forward(x, *geometry)
     assert y.dtype == dtype
     np.testing.assert_array_equal(y, y_twin)
     np.testing.assert_array_equal(argmax, argmax_twin)
     g = np.random.default_rng(1).normal(size=y.shape).astype(dtype)
     dx = kernels.max_pool_backward(g, argmax, *shape[2:])
     assert dx.dtype == dtype
-    np.testing.assert_allclose(dx, _max_pool_backward_numpy(g, argmax, *shape[2:]),
+    np.testing.assert_allclose(dx, twins.max_pool_backward(g, argmax, *shape[2:]),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
@@ -56,12 +55,12 @@ def test_avg_pool_kernels_equal_numpy_twins(dtype, case):
     x = inputs(shape, dtype, ties=False, seed=2)
     y = kernels.avg_pool_forward(x, *geometry)
     assert y.dtype == dtype
-    np.testing.assert_allclose(y, _avg_pool_forward_numpy(x, *geometry),
+    np.testing.assert_allclose(y, twins.avg_pool_forward(x, *geometry),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
     g = np.random.default_rng(3).normal(size=y.shape).astype(dtype)
     dx = kernels.avg_pool_backward(g, *shape[2:], *geometry)
     assert dx.dtype == dtype
-    np.testing.assert_allclose(dx, _avg_pool_backward_numpy(g, *shape[2:], *geometry),
+    np.testing.assert_allclose(dx, twins.avg_pool_backward(g, *shape[2:], *geometry),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
@@ -80,15 +79,15 @@ def test_two_by_two_stride_two_loops_equal_numpy_twins(dtype, n, c, h, w, ties):
     geometry = (2, 2, 2, 2, 0, 0)
     x = inputs((n, c, h, w), dtype, ties, seed=4)
     y, argmax = kernels.max_pool_forward(x, *geometry)
-    y_twin, argmax_twin = _max_pool_forward_numpy(x, *geometry)
+    y_twin, argmax_twin = twins.max_pool_forward(x, *geometry)
     np.testing.assert_array_equal(y, y_twin)
     np.testing.assert_array_equal(argmax, argmax_twin)
     g = np.random.default_rng(5).normal(size=y.shape).astype(dtype)
     np.testing.assert_array_equal(kernels.max_pool_backward(g, argmax, h, w),
-                                  _max_pool_backward_numpy(g, argmax_twin, h, w))
+                                  twins.max_pool_backward(g, argmax_twin, h, w))
     np.testing.assert_allclose(kernels.avg_pool_forward(x, *geometry),
-                               _avg_pool_forward_numpy(x, *geometry),
+                               twins.avg_pool_forward(x, *geometry),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
     np.testing.assert_allclose(kernels.avg_pool_backward(g, h, w, *geometry),
-                               _avg_pool_backward_numpy(g, h, w, *geometry),
+                               twins.avg_pool_backward(g, h, w, *geometry),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])

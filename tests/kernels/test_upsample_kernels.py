@@ -1,15 +1,17 @@
+"""The upsampling loops of ``npae.kernels.upsample`` against their twins (``UPSAMPLE_KERNELS``)."""
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npae import kernels
 from npae.layers.upsample import (
+    UPSAMPLE_KERNELS,
     _bilinear_taps,
-    _interpolate_backward_numpy,
-    _interpolate_numpy,
-    _nearest_taps,
 )
+
+# Each kernel and its twin, by the name the table pairs them under.
+kernels, twins = UPSAMPLE_KERNELS("numba"), UPSAMPLE_KERNELS.numpy
 
 TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
 shapes = st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 6), st.integers(1, 6))
@@ -28,14 +30,13 @@ def test_nearest_kernels_equal_numpy_twins(dtype, shape, scale):
     """Including the factor-2 loops of their own (rows, columns, both)."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=shape).astype(dtype)
-    tables = interpolation(_nearest_taps, *shape[2:], scale, dtype)
     y = kernels.nearest_forward(x, *scale)
     assert y.dtype == dtype
-    np.testing.assert_array_equal(y, _interpolate_numpy(x, *tables))
+    np.testing.assert_array_equal(y, twins.nearest_forward(x, *scale))
     g = rng.normal(size=y.shape).astype(dtype)
     dx = kernels.nearest_backward(g, *shape[2:], *scale)
     assert dx.dtype == dtype
-    np.testing.assert_allclose(dx, _interpolate_backward_numpy(g, *shape[2:], *tables),
+    np.testing.assert_allclose(dx, twins.nearest_backward(g, *shape[2:], *scale),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 
@@ -47,12 +48,12 @@ def test_bilinear_kernels_equal_numpy_twins(dtype, shape, scale):
     tables = interpolation(_bilinear_taps, *shape[2:], scale, dtype)
     y = kernels.bilinear_forward(x, *tables)
     assert y.dtype == dtype
-    np.testing.assert_allclose(y, _interpolate_numpy(x, *tables),
+    np.testing.assert_allclose(y, twins.bilinear_forward(x, *tables),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
     g = rng.normal(size=y.shape).astype(dtype)
     dx = kernels.bilinear_backward(g, *shape[2:], *tables)
     assert dx.dtype == dtype
-    np.testing.assert_allclose(dx, _interpolate_backward_numpy(g, *shape[2:], *tables),
+    np.testing.assert_allclose(dx, twins.bilinear_backward(g, *shape[2:], *tables),
                                rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
 
 

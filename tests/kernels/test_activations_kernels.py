@@ -1,4 +1,4 @@
-"""The activation-gradient loops of ``npae.kernels.dense`` against their NumPy twins."""
+"""The activation-gradient loops of ``npae.kernels.activations`` against their NumPy twins."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from npae.kernels import dense as kernels
 from npae.layers import LeakyReLU, ReLU, Sigmoid, Tanh
+from npae.layers.activations import ACTIVATION_KERNELS
+
+# Each kernel and its twin, by the name the table pairs them under.
+kernels, twins = ACTIVATION_KERNELS("numba"), ACTIVATION_KERNELS.numpy
 
 FUSED = [ReLU, LeakyReLU, Sigmoid, Tanh]
 # The loops do the twins' arithmetic in the same order; allow a rounding or two.
@@ -39,18 +42,19 @@ def test_numba_backward_equals_numpy_twin(cls, dtype, shape, seed, ties):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_kernels_by_hand(dtype):
+@pytest.mark.parametrize("ops", [kernels, twins], ids=["numba", "numpy"])
+def test_kernels_by_hand(dtype, ops):
     g = np.array([2.0, -3.0, 5.0, 7.0], dtype=dtype)
     x = np.array([-1.0, 0.0, 0.5, 3.0], dtype=dtype)
     dx = np.empty_like(g)
-    kernels.relu_backward(g, np.maximum(x, 0), dx)
+    ops.relu_backward(g, np.maximum(x, 0), dx)
     np.testing.assert_array_equal(dx, [0, 0, 5, 7])  # zero at the kink
-    kernels.leaky_relu_backward(g, x, 0.5, dx)
+    ops.leaky_relu_backward(g, x, 0.5, dx)
     np.testing.assert_array_equal(dx, [1, -1.5, 5, 7])
     y = np.array([0.5, 0.25, 0.0, 1.0], dtype=dtype)
-    kernels.sigmoid_backward(g, y, dx)
+    ops.sigmoid_backward(g, y, dx)
     np.testing.assert_array_equal(dx, [0.5, -0.5625, 0, 0])
-    kernels.tanh_backward(g, y, dx)
+    ops.tanh_backward(g, y, dx)
     np.testing.assert_array_equal(dx, [1.5, -2.8125, 5, 0])
     assert dx.dtype == dtype
 
