@@ -6,7 +6,7 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae import datasets, gradcheck, layers, losses, noise, optim, plot
+from npae import datasets, exercises, gradcheck, layers, losses, noise, optim, plot
 from npae.decomposition import PCA
 from npae.io import load, save
 from npae.models import (
@@ -25,6 +25,7 @@ from npae.models import (
 
 __all__ = [
     "datasets",
+    "exercises",
     "gradcheck",
     "layers",
     "losses",
