@@ -1,6 +1,7 @@
 """Graded exercises: solutions pass, typical wrong answers fail with a useful message,
 stubs are "not attempted yet", and every reference agrees with npae's own code."""
 
+import dataclasses
 import doctest
 
 import numpy as np
@@ -9,6 +10,7 @@ from scipy.special import expit
 
 import npae
 from npae import exercises, losses
+from npae.exercises.grading import grade
 from npae.layers import Conv2D, Dense, MaxPool2D, ReLU, Sigmoid, Tanh, Upsample2D
 
 ALL = exercises.names()
@@ -190,7 +192,7 @@ def test_a_wrong_value_names_the_worst_entry_and_the_errors():
     result = exercises.check("mse_gradient", lambda p, t: (p - t) / p.size)
     lines = result.message.splitlines()
     assert lines[0] == "mse_gradient: not passed"
-    assert lines[1] == "case 1 of 4: y_pred (4, 5), y_true (4, 5)"
+    assert lines[1] == "case 1 of 5: y_pred (4, 5), y_true (4, 5)"
     assert lines[2].startswith("output dy_pred (4, 5): worst entry [")
     assert "expected" in lines[2] and "received" in lines[2]
     assert lines[3] == "relative error 5.0e-01 > tolerance 1e-07"
@@ -215,27 +217,16 @@ def test_the_worst_entry_is_where_the_answer_is_wrong():
     assert "output dW (5, 3): worst entry [3, 1]" in message
 
 
-def test_an_answer_right_on_one_case_only_fails_on_the_next():
-    """The batch of one hides a missing mean; the other cases do not."""
-    def mean_only_for_one_row(g, x, W):
-        dx, dW, db = solution("dense_backward")(g, x, W)
-        return dx, dW / len(x), db
-
-    result = exercises.check("dense_backward", mean_only_for_one_row)
-    assert not result.passed
-    assert "case 1 of 4" in result.message
-
-
 def test_relu_at_zero_is_graded_on_the_kink_case():
     """x >= 0 agrees with x > 0 except at 0: only the case with exact zeros catches it."""
     message = exercises.check("relu_backward", lambda g, x: np.where(x >= 0, g, 0.0)).message
-    assert "case 4 of 4" in message
+    assert "case 5 of 5" in message
 
 
 def test_max_pool_ties_are_graded():
     """Every maximum sharing the gradient is right except on ties: the tie cases catch it."""
     message = exercises.check("max_pool_backward", exercises.images._every_maximum).message
-    assert "case 4 of 5" in message
+    assert "case 4 of 6" in message
 
 
 def test_the_same_seed_gives_the_same_grade_and_another_seed_other_cases():
@@ -244,6 +235,40 @@ def test_the_same_seed_gives_the_same_grade_and_another_seed_other_cases():
     assert first == exercises.check("mse_gradient", wrong, seed=3)
     assert first.message != exercises.check("mse_gradient", wrong, seed=4).message
     assert exercises.check("mse_gradient", solution("mse_gradient"), seed=4).passed
+
+
+@pytest.mark.parametrize(("name", "index"), [
+    (name, i) for name in ALL
+    for i in range(len(exercises._EXERCISES[name].mistakes))])
+def test_every_known_mistake_is_recognised(name, index):
+    mistake = exercises._EXERCISES[name].mistakes[index]
+    result = exercises.check(name, mistake.function)
+    assert not result.passed
+    assert f"hint: {mistake.hint}" in result.message, result.message
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_solutions_pass_on_other_seeds(seed):
+    """Other seeds draw other values and another random shape per exercise."""
+    for name in ALL:
+        result = exercises.check(name, solution(name), seed=seed)
+        assert result.passed, result.message
+
+
+def test_a_reference_that_central_differences_contradict_is_reported():
+    """The second, independent check: a wrong reference cannot pass a right-looking answer."""
+    def broken(mu, logvar):
+        dmu, dlogvar = solution("gaussian_kl_gradient")(mu, logvar)
+        return dmu, len(mu) * dlogvar
+
+    exercise = dataclasses.replace(exercises._EXERCISES["gaussian_kl_gradient"],
+                                   solution=broken)
+    result = grade(exercise, broken)
+    assert not result.passed
+    assert "output dlogvar (4, 3): worst entry" in result.message
+    assert "relative error 7.5e-01 > tolerance 1e-06" in result.message
+    assert "yours agrees with the reference solution, which central differences contradict"\
+        in result.message
 
 
 # -- stubs, errors, bad return values ------------------------------------------------------
@@ -264,7 +289,7 @@ def test_another_error_is_reported_not_raised():
     result = exercises.check("dense_backward", broken)
     assert not result.passed
     assert "your function raised ValueError: matmul" in result.message
-    assert "case 1 of 4: grad_out (4, 3), x (4, 5), W (5, 3)" in result.message
+    assert "case 1 of 5: grad_out (4, 3), x (4, 5), W (5, 3)" in result.message
 
 
 @pytest.mark.parametrize(("returned", "text"), [

@@ -9,7 +9,7 @@ in width), and rows or columns left over at the end are never read.
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _output_hw(x_shape, kernel_size, stride, padding):
@@ -89,9 +89,17 @@ COL2IM_GEOMETRIES = [  # x_shape, kernel_size, stride, padding
 ]
 
 
+def _random_col2im_geometry(rng):
+    kh, kw = random_sizes(rng, 2, high=4)
+    padding = tuple(int(rng.integers(0, k)) for k in (kh, kw))
+    x_shape = (*random_sizes(rng, 2, high=3), *(k + int(rng.integers(0, 5)) for k in (kh, kw)))
+    return x_shape, (kh, kw), random_sizes(rng, 2, high=3), padding
+
+
 def _col2im_cases(rng):
     cases = []
-    for x_shape, kernel_size, stride, padding in COL2IM_GEOMETRIES:
+    for x_shape, kernel_size, stride, padding in [*COL2IM_GEOMETRIES,
+                                                  _random_col2im_geometry(rng)]:
         x = rng.normal(size=x_shape)
         n_rows, n_cols = im2col(x, kernel_size, stride, padding).shape
         cases.append(Case({"cols": rng.normal(size=(n_rows, n_cols)), "x_shape": x_shape,
@@ -201,9 +209,16 @@ MAX_POOL_GEOMETRIES = [  # x_shape, kernel_size, stride, ties
 ]
 
 
+def _random_max_pool_geometry(rng):
+    kernel_size, stride = int(rng.integers(2, 4)), int(rng.integers(1, 4))
+    hw = (kernel_size + int(rng.integers(0, 5)) for _ in range(2))
+    return (*random_sizes(rng, 2, high=3), *hw), kernel_size, stride, False
+
+
 def _max_pool_cases(rng):
     cases = []
-    for x_shape, kernel_size, stride, ties in MAX_POOL_GEOMETRIES:
+    for x_shape, kernel_size, stride, ties in [*MAX_POOL_GEOMETRIES,
+                                               _random_max_pool_geometry(rng)]:
         x = rng.integers(0, 3, size=x_shape).astype(np.float64) if ties else rng.normal(
             size=x_shape)
         y_shape = max_pool(x, kernel_size, stride).shape
@@ -326,8 +341,9 @@ def bilinear_upsample_backward(grad_out, scale):
 
 def _bilinear_cases(rng):
     cases = []
+    random_geometry = (random_sizes(rng, 4, high=4), int(rng.integers(2, 5)))
     for x_shape, scale in [((2, 3, 3, 4), 2), ((1, 1, 2, 5), 3), ((1, 2, 1, 1), 2),
-                           ((2, 1, 3, 2), 4)]:
+                           ((2, 1, 3, 2), 4), random_geometry]:
         x = rng.normal(size=x_shape)
         grad_out = rng.normal(size=bilinear_upsample(x, scale).shape)
         cases.append(Case({"grad_out": grad_out, "scale": scale, "x": x}))

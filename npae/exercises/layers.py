@@ -9,7 +9,7 @@ shape (in_features, out_features); a backward pass receives
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _sigmoid(x):
@@ -56,7 +56,7 @@ def dense_backward(grad_out, x, W):
 
 def _dense_cases(rng):
     cases = []
-    for n, d_in, d_out in [(4, 5, 3), (1, 3, 2), (7, 2, 6), (3, 4, 4)]:
+    for n, d_in, d_out in [(4, 5, 3), (1, 3, 2), (7, 2, 6), (3, 4, 4), random_sizes(rng, 3)]:
         cases.append(Case({"grad_out": rng.normal(size=(n, d_out)),
                            "x": rng.normal(size=(n, d_in)),
                            "W": rng.normal(size=(d_in, d_out)),
@@ -108,7 +108,7 @@ def sigmoid_backward(grad_out, y):
 
 def _activation_cases(rng, function, kinks=False):
     cases = []
-    for shape in [(4, 5), (1, 3), (3, 2, 4)]:
+    for shape in [(4, 5), (1, 3), (3, 2, 4), random_sizes(rng, 2)]:
         x = 2 * rng.normal(size=shape)
         cases.append(Case({"grad_out": rng.normal(size=shape), "x": x, "y": function(x)}))
     if kinks:

@@ -7,7 +7,7 @@ a factor ``1 / (N D)`` for an (N, D) batch.
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _sigmoid(x):
@@ -16,7 +16,7 @@ def _sigmoid(x):
 
 def _pair_cases(rng, key, make_pred, make_true):
     return [Case({key: make_pred(rng, shape), "y_true": make_true(rng, shape)})
-            for shape in [(4, 5), (1, 6), (3, 1), (2, 3, 4)]]
+            for shape in [(4, 5), (1, 6), (3, 1), (2, 3, 4), random_sizes(rng, 2)]]
 
 
 def mse_gradient(y_pred, y_true):

@@ -7,7 +7,7 @@ fixed so that its largest-magnitude entry is positive.
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _flip_signs(Vt):
@@ -59,7 +59,10 @@ def pca_closed_form(X, n_components):
 
 def _pca_cases(rng):
     cases = []
-    for n, d, k in [(30, 5, 2), (8, 6, 3), (50, 3, 3), (12, 12, 1), (40, 7, 4)]:
+    n_random, d_random = random_sizes(rng, 2, low=2, high=12)
+    k_random = int(rng.integers(1, min(n_random, d_random) + 1))
+    for n, d, k in [(30, 5, 2), (8, 6, 3), (50, 3, 3), (12, 12, 1), (40, 7, 4),
+                    (n_random, d_random, k_random)]:
         spread = 3.0 * 0.6 ** np.arange(d)  # well separated variances
         rotation, _ = np.linalg.qr(rng.normal(size=(d, d)))
         X = (rng.normal(size=(n, d)) * spread) @ rotation + rng.normal(size=d)

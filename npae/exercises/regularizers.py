@@ -7,7 +7,7 @@ as an argument.
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _sigmoid(x):
@@ -54,7 +54,7 @@ def sparsity_kl_gradient(a, rho, beta):
 def _sparsity_cases(rng):
     cases = []
     for (n, k), rho, beta in [((5, 4), 0.1, 3.0), ((1, 3), 0.05, 0.5), ((8, 1), 0.2, 1.5),
-                              ((3, 6), 0.3, 2.5)]:
+                              ((3, 6), 0.3, 2.5), (random_sizes(rng, 2), 0.15, 2.0)]:
         a = _sigmoid(rng.normal(size=(n, k)) - 1)
         cases.append(Case({"a": a, "rho": rho, "beta": beta}))
     return cases
@@ -131,7 +131,7 @@ def contractive_sigmoid_gradient(x, W, b, lam):
 
 def _contractive_cases(rng):
     cases = []
-    for n, d, k in [(5, 4, 3), (1, 3, 2), (6, 2, 5), (4, 3, 3)]:
+    for n, d, k in [(5, 4, 3), (1, 3, 2), (6, 2, 5), (4, 3, 3), random_sizes(rng, 3)]:
         cases.append(Case({"x": rng.normal(size=(n, d)), "W": rng.normal(size=(d, k)) / d,
                            "b": 0.5 * rng.normal(size=k), "lam": 0.7}))
     return cases

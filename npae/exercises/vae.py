@@ -7,12 +7,12 @@ is summed over the L latents and averaged over the batch.
 
 import numpy as np
 
-from npae.exercises.grading import Case, Exercise, Mistake
+from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
 
 
 def _latent_cases(rng):
     cases = []
-    for n, latent in [(4, 3), (1, 2), (6, 1), (3, 5)]:
+    for n, latent in [(4, 3), (1, 2), (6, 1), (3, 5), random_sizes(rng, 2)]:
         shape = (n, latent)
         cases.append(Case({"dz": rng.normal(size=shape), "mu": rng.normal(size=shape),
                            "logvar": rng.uniform(-2, 1, size=shape),
