@@ -334,8 +334,9 @@ def test_check_needs_a_function():
         exercises.check("col2im", 3)
 
 
-def test_the_result_prints_its_message():
+def test_the_result_prints_its_message_and_is_true_when_passed():
     result = exercises.check("tanh_backward", solution("tanh_backward"))
+    assert result and not exercises.check("tanh_backward", zeros("tanh_backward"))
     assert str(result) == result.message
     assert repr(result).startswith("CheckResult(name='tanh_backward', passed=True)\n")
     assert result.message in repr(result)

@@ -27,6 +27,8 @@ Examples
 True
 """
 
+import inspect
+
 from npae.exercises import images, layers, losses, pca, regularizers, vae
 from npae.exercises.grading import CheckResult, grade
 
@@ -53,7 +55,7 @@ def solution(name):
 
 def describe(name):
     """The statement of exercise ``name``: the signature to write, shapes and math."""
-    return _exercise(name).solution.__doc__
+    return inspect.getdoc(_exercise(name).solution)
 
 
 def check(name, fn, seed=0):

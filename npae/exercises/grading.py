@@ -76,11 +76,17 @@ class Exercise:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The grade of one exercise: ``passed`` and a ``message`` saying why."""
+    """The grade of one exercise: ``passed`` and a ``message`` saying why.
+
+    Its truth value is ``passed``, so ``assert check(name, fn)`` works.
+    """
 
     name: str
     passed: bool
     message: str
+
+    def __bool__(self):
+        return self.passed
 
     def __str__(self):
         return self.message

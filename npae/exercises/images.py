@@ -63,8 +63,8 @@ def col2im(cols, x_shape, kernel_size, stride, padding):
     ``im2col`` is linear, ``cols = A x``, and ``col2im`` is ``A^T``: a pixel
     read by several overlapping windows gets the sum of their entries, and
     entries read from the padding go nowhere. With ``g = dL/dy`` of a
-    convolution ``y = W2 im2col(x)``, ``dL/dx = col2im(W2^T g)``. This is
-    the NumPy twin of ``npae.kernels.col2im`` in ``npae/layers/conv.py``.
+    convolution ``y = W2 im2col(x)``, ``dL/dx = col2im(W2^T g)``: this is
+    the layout of npae's ``Conv2D`` and of its col2im kernel.
     Graded against ``L = sum(im2col(x) * cols)``, whose gradient in x is
     exactly ``col2im(cols)``.
     """
