@@ -47,10 +47,6 @@ def flip_rows(V):
     return V * np.sign(V[rows, np.argmax(np.abs(V), axis=1)])[:, None]
 
 
-def sigmoid(x):
-    return expit(x)
-
-
 # name -> [(wrong function, output named in the message, hint in the message)]
 WRONG = {
     "dense_backward": [
@@ -62,7 +58,7 @@ WRONG = {
         (lambda g, x, W: (x.T @ g, g @ W.T, g.sum(axis=0)), "output dx", "this is dW"),
     ],
     "sigmoid_backward": [
-        (lambda g, y: g * sigmoid(y) * (1 - sigmoid(y)), "output dx", "already sigmoid(x)"),
+        (lambda g, y: g * expit(y) * (1 - expit(y)), "output dx", "already sigmoid(x)"),
         (scaled("sigmoid_backward", 0.5), "output dx", "missing factor 2?"),
         (scaled("sigmoid_backward", -1.0), "output dx", "sign flipped?"),
     ],
@@ -83,8 +79,8 @@ WRONG = {
     ],
     "bce_gradient": [
         (lambda z, t: (z - t) / z.size, "output dlogits", "missing the sigmoid"),
-        (lambda z, t: sigmoid(z) - t, "output dlogits", "missing mean over all 20 entries?"),
-        (lambda z, t: (sigmoid(z) - t) / (sigmoid(z) * (1 - sigmoid(z))) / z.size,
+        (lambda z, t: expit(z) - t, "output dlogits", "missing mean over all 20 entries?"),
+        (lambda z, t: (expit(z) - t) / (expit(z) * (1 - expit(z))) / z.size,
          "output dlogits", "this is dL/dp"),
     ],
     "sparsity_kl_gradient": [
@@ -98,7 +94,7 @@ WRONG = {
     ],
     "contractive_sigmoid_gradient": [
         (lambda x, W, b, lam: (2 * lam / len(x) * W * np.sum(
-            (sigmoid(x @ W + b) * (1 - sigmoid(x @ W + b))) ** 2, axis=0), np.zeros_like(b)),
+            (expit(x @ W + b) * (1 - expit(x @ W + b))) ** 2, axis=0), np.zeros_like(b)),
          "output dW", "only the path through the column norms"),
         (transformed("contractive_sigmoid_gradient", lambda o: (o[0] / 2, o[1] / 2)),
          "output dW", "missing factor 2?"),
@@ -353,11 +349,6 @@ def test_the_module_examples_run():
 
 
 # -- the references agree with npae's own implementation ------------------------------------
-@pytest.fixture
-def rng():
-    return np.random.default_rng(7)
-
-
 def layer_backward(layer, x, g):
     layer.zero_grad()
     layer.forward(x, training=True)
