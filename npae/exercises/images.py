@@ -113,6 +113,7 @@ def _col2im_objective(v):
     return float(np.sum(im2col(v["x"], v["kernel_size"], v["stride"], v["padding"]) * v["cols"]))
 
 
+# Typical wrong answers, recognised in the hints.
 def _col2im_overwrite(cols, x_shape, kernel_size, stride, padding):
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
@@ -232,8 +233,9 @@ def _max_pool_objective(v):
     return float(np.sum(max_pool(v["x"], v["kernel_size"], v["stride"]) * v["grad_out"]))
 
 
+# Typical wrong answers, recognised in the hints.
 def _window_loop(grad_out, x, kernel_size, stride, share):
-    """dx from ``dx[window] op= share(window) * g`` for every window, ``share`` given."""
+    """dx from ``dx[window] += share(window) * g`` over all windows (wrong answers below)."""
     dx = np.zeros_like(x)
     for oh in range(grad_out.shape[2]):
         for ow in range(grad_out.shape[3]):
@@ -355,6 +357,7 @@ def _bilinear_objective(v):
     return float(np.sum(bilinear_upsample(v["x"], v["scale"]) * v["grad_out"]))
 
 
+# Typical wrong answers, recognised in the hints.
 def _nearest_backward(grad_out, scale):
     n, c, h_out, w_out = grad_out.shape
     blocks = grad_out.reshape(n, c, h_out // scale, scale, w_out // scale, scale)

@@ -70,6 +70,7 @@ def _pca_cases(rng):
     return cases
 
 
+# Typical wrong answers, recognised in the hints.
 def _uncentred(X, k):
     _, S, Vt = np.linalg.svd(X, full_matrices=False)
     return _flip_signs(Vt)[:k], X.mean(axis=0), S[:k] ** 2 / (X.shape[0] - 1)

@@ -67,6 +67,7 @@ def _sparsity_objective(v):
     return float(v["beta"] * kl.sum())
 
 
+# A typical wrong answer, recognised in the hints.
 def _sparsity_per_unit(a, rho, beta):
     """The derivative in rho_hat: one entry per unit, not yet spread over the batch."""
     rho_hat = a.mean(axis=0)
@@ -144,6 +145,7 @@ def _contractive_objective(v):
     return float(v["lam"] * np.sum((h * (1 - h)) ** 2 * np.sum(W * W, axis=0)) / v["x"].shape[0])
 
 
+# Typical wrong answers, recognised in the hints.
 def _through_norms_only(x, W, b, lam):
     h = _sigmoid(x @ W + b)
     dW = (2.0 * lam / x.shape[0]) * W * np.sum((h * (1 - h)) ** 2, axis=0)
