@@ -6,7 +6,7 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae import datasets, gradcheck, layers, losses, noise, optim, plot
+from npae import datasets, exercises, gradcheck, layers, losses, noise, optim, plot
 from npae.backend import BACKENDS, get_backend, set_backend, use_backend
 from npae.decomposition import PCA
 from npae.io import load, save
@@ -30,6 +30,7 @@ __all__ = [
     "set_backend",
     "use_backend",
     "datasets",
+    "exercises",
     "gradcheck",
     "layers",
     "losses",
