@@ -6,9 +6,10 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae import datasets, gradcheck, layers, losses, noise, optim, plot
+from npae import datasets, gradcheck, layers, losses, metrics, noise, optim, plot
 from npae.decomposition import PCA
 from npae.io import load, save
+from npae.metrics import iou_score
 from npae.models import (
     VAE,
     Autoencoder,
@@ -20,7 +21,6 @@ from npae.models import (
     SparseAutoencoder,
     StackedAutoencoder,
     UNet,
-    iou_score,
 )
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "gradcheck",
     "layers",
     "losses",
+    "metrics",
     "noise",
     "optim",
     "plot",

@@ -1,5 +1,6 @@
 """The estimators: every autoencoder npae offers."""
 
+from npae.metrics import iou_score
 from npae.models.autoencoder import Autoencoder
 from npae.models.base import BaseAutoencoder
 from npae.models.contractive import ContractiveAutoencoder
@@ -8,7 +9,7 @@ from npae.models.denoising import DenoisingAutoencoder
 from npae.models.linear import LinearAutoencoder
 from npae.models.sparse import SparseAutoencoder
 from npae.models.stacked import GradientNormLogger, StackedAutoencoder
-from npae.models.unet import UNet, iou_score
+from npae.models.unet import UNet
 from npae.models.vae import VAE
 
 __all__ = [
