@@ -25,7 +25,7 @@ from npae.layers.initializers import init_for
 from npae.layers.pool import MaxPool2D
 from npae.layers.upsample import Upsample2D
 from npae.metrics import iou_score
-from npae.models.base import BaseAutoencoder
+from npae.models.base import TrainedEstimator
 from npae.models.conv import check_image_ndim
 from npae.network import Sequential
 
@@ -204,7 +204,7 @@ class UNetNetwork(Sequential):
 
 
 # -- the estimator -----------------------------------------------------------------------
-class UNet(BaseAutoencoder):
+class UNet(TrainedEstimator):
     """U-Net for per-pixel segmentation: ``fit(X, Y)`` with masks, ``predict(X)``.
 
     Level ``d`` (``d = 0, ..., depth``) works with ``base_channels 2^d``
@@ -293,7 +293,7 @@ class UNet(BaseAutoencoder):
     output_shape_ : tuple
         ``(out_channels, h, w)``, the shape of the logits of one image.
     code_shape_ : tuple
-        Shape of the bottleneck map of one image (what ``transform`` returns).
+        Shape of the bottleneck map of one image (what ``encode`` returns).
     n_features_in_ : int
 
     Examples
@@ -316,6 +316,11 @@ class UNet(BaseAutoencoder):
                  learning_rate=3e-3, epochs=30, batch_size=16, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
                  verbose=0, random_state=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.depth = depth
@@ -324,17 +329,7 @@ class UNet(BaseAutoencoder):
         self.padding = padding
         self.activation = activation
         self.up = up
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.dtype = dtype
-        self.verbose = verbose
-        self.random_state = random_state
 
     # -- building -------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -470,7 +465,7 @@ class UNet(BaseAutoencoder):
         callbacks : list of npae.train.Callback, optional
         checkpoint, checkpoint_every, resume
             Periodic checkpoints and bit-identical resumption, as in
-            ``BaseAutoencoder.fit``.
+            ``npae.Autoencoder.fit``.
         """
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
@@ -524,21 +519,13 @@ class UNet(BaseAutoencoder):
         check_is_fitted(self, "network_")
         return np.ascontiguousarray(center_crop(np.asarray(Y), *self.output_shape_[1:]))
 
-    def transform(self, X):
-        """The bottleneck feature maps ``(N, *code_shape_)`` (the deepest encoder block)."""
+    def encode(self, X):
+        """The bottleneck feature maps ``(N, *code_shape_)`` (the deepest encoder block).
+
+        A U-Net is no autoencoder: it has no ``transform``, ``inverse_transform``
+        or ``reconstruct``, since its decoder reads the encoder's skip maps
+        too, not only the bottleneck, and predicts masks, not its input.
+        """
         X = self._validate(X)
         return np.concatenate([self.network_.encode(xb, training=False)[0]
                                for xb in self._batches(X)])
-
-    def inverse_transform(self, Z):
-        """Not available: the decoder also needs the skip maps, not only the bottleneck."""
-        raise NotImplementedError(
-            "UNet cannot decode from the bottleneck alone: its decoder also reads the "
-            "encoder's skip maps; use predict(X) or predict_proba(X)"
-        )
-
-    def reconstruct(self, X):
-        """Not available: a U-Net maps images to masks, it does not reconstruct them."""
-        raise NotImplementedError(
-            "UNet does not reconstruct its input: it predicts masks, use predict(X)"
-        )

@@ -162,7 +162,7 @@ def test_shapes_with_odd_sizes_and_valid_convolutions(rng, up):
     mask = model.predict(X)
     assert mask.shape == (5, 1, 6, 4)
     np.testing.assert_array_equal(mask, (proba >= 0.5).astype(int))
-    assert model.transform(X).shape == (5, 4, 5, 4)
+    assert model.encode(X).shape == (5, 4, 5, 4)
     assert [c.target_size for c in model.network_.crops] == [(10, 8)]
     assert 0.0 <= model.score(X, Y) <= 1.0
 
@@ -337,10 +337,12 @@ def test_bad_hyperparameters_raise_at_fit(rng, params, match):
         model.fit(X, Y)
 
 
-def test_no_decoding_from_the_bottleneck_alone(rng):
-    X, Y = _data(rng, 2, (8, 8))
-    model = _unet(epochs=0).fit(X, Y)
-    with pytest.raises(NotImplementedError, match="skip"):
-        model.inverse_transform(model.transform(X))
-    with pytest.raises(NotImplementedError, match="predict"):
-        model.reconstruct(X)
+def test_a_unet_is_no_autoencoder():
+    """It inherits only the trained base: nothing it would have to refuse."""
+    from npae.models.base import BaseAutoencoder, TrainedEstimator
+
+    assert issubclass(UNet, TrainedEstimator) and not issubclass(UNet, BaseAutoencoder)
+    for method in ("transform", "inverse_transform", "reconstruct", "fit_transform"):
+        assert not hasattr(UNet, method)
+
+
