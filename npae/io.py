@@ -1,4 +1,4 @@
-"""Save and load fitted estimators without pickle.
+"""Save and load fitted estimators without pickle; the model file format.
 
 A model file is one ``.npz`` archive holding
 
@@ -19,7 +19,13 @@ Loading uses ``numpy.load(allow_pickle=False)``, rebuilds the networks
 from the hyperparameters, checks every checksum and shape, and refuses a
 truncated, altered or newer-format file with a distinct error. Saving
 writes a temporary file beside the target and renames it over the target
-only when complete, so a crash never leaves a half-written model.
+only when complete (``npae.utils.atomic_write``), so a crash never leaves a
+half-written model.
+
+The classes ``load`` can build register themselves (``SaveLoadMixin``);
+``encode_value``, ``decode_value`` and ``array_sha256`` are the header's
+encoding, public for whoever compares or writes header values
+(``npae.checkpoint``).
 """
 
 import hashlib
@@ -102,9 +108,25 @@ class CheckpointError(ModelFileError):
 def encode_value(value, where, arrays=None):
     """Encode ``value`` as JSON-able data, tagging tuples and dtypes.
 
-    With a dict ``arrays``, each ndarray met is moved there (under the next
-    ``"<i>"``) and replaced by ``{"__array__": "<i>"}``; without, arrays are
-    refused.
+    Parameters
+    ----------
+    value : None, bool, int, float, str, numpy scalar or dtype, or a tuple,
+        list or dict of these (a ``Generator`` becomes None: its position is
+        saved apart)
+    where : str
+        What is encoded, for the error message (``"hyperparameters"``).
+    arrays : dict, optional
+        Each ndarray met is moved here (under the next ``"<i>"``) and
+        replaced by ``{"__array__": "<i>"}``; without it, arrays are refused.
+
+    Returns
+    -------
+    JSON-able data that ``decode_value`` turns back into ``value``.
+
+    Examples
+    --------
+    >>> encode_value({"sizes": (4, 2), "dtype": np.dtype("float32")}, "example")
+    {'sizes': {'__tuple__': [4, 2]}, 'dtype': {'__dtype__': 'float32'}}
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -130,7 +152,13 @@ def encode_value(value, where, arrays=None):
 
 
 def decode_value(value, arrays=None):
-    """Decode ``encode_value``'s output; ``arrays`` holds the arrays it moved out."""
+    """Decode ``encode_value``'s output; ``arrays`` holds the arrays it moved out.
+
+    Examples
+    --------
+    >>> decode_value({"sizes": {"__tuple__": [4, 2]}})
+    {'sizes': (4, 2)}
+    """
     if isinstance(value, list):
         return [decode_value(v, arrays) for v in value]
     if isinstance(value, dict):
