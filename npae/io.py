@@ -88,7 +88,11 @@ class CorruptFileError(ModelFileError):
 
 
 class ChecksumError(ModelFileError):
-    """The header or an array was altered after saving."""
+    """Bytes do not match their recorded SHA-256: a file altered after saving (or download).
+
+    npae's one checksum error: model files raise it, and so do downloads
+    whose bytes differ from the published digest.
+    """
 
 
 class FormatVersionError(ModelFileError):

@@ -126,6 +126,20 @@ class Trainer:
         like every epoch's, are kept only if they give a finite loss
         (otherwise: ``TrainingDivergedError`` and the previous epoch's
         weights); see ``DivergenceGuard``.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs finished; ``fit`` continues from here up to ``epochs``.
+    batch : int or None
+        The batch in progress (1-based), None outside the batch loop.
+    history : History
+        ``loss`` (and ``val_loss``) per finished epoch.
+    stop_training : bool
+        Set by early stopping or a callback: stop after this epoch.
+    best_weights, best_loss, waited
+        Early stopping's record: the best weights so far, their loss, and
+        the epochs since.
     """
 
     def __init__(self, network, optimizer, step, evaluate=None, *, epochs, batch_size, rng,
@@ -149,7 +163,7 @@ class Trainer:
         self.stop_training = False
         self.history = History()
         self.epoch = 0
-        self.batch = None  # the batch in progress (1-based); None outside the batch loop
+        self.batch = None
         # Early stopping's record: the best weights so far, their loss, epochs since.
         self.best_weights, self.best_loss, self.waited = None, None, 0
 
@@ -206,7 +220,9 @@ class Trainer:
         """Train for the remaining epochs; returns the history.
 
         ``Y`` defaults to ``X`` (an autoencoder reconstructs its input);
-        ``validation_data`` is ``(X_val, Y_val)`` or None.
+        ``validation_data`` is ``(X_val, Y_val)`` or None. The hooks are the
+        trainer's own (``DivergenceGuard``, ``ProgressBar``), then
+        ``callbacks``, called in that order at each moment of the loop.
         """
         Y = X if Y is None else Y
         n = _check_data(X, Y, validation_data)
@@ -215,27 +231,7 @@ class Trainer:
             hook.on_train_begin(self, X, Y)
         try:
             while self.epoch < self.epochs and not self.stop_training:
-                order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-                total = 0.0
-                for batch, start in enumerate(range(0, n, self.batch_size), start=1):
-                    idx = order[start:start + self.batch_size]
-                    xb = X[idx]
-                    yb = xb if Y is X else Y[idx]  # an autoencoder's target is its input
-                    self.batch = batch
-                    self.network.zero_grad()
-                    logs = {"epoch": self.epoch + 1, "batch": batch, "loss": self.step(xb, yb)}
-                    for hook in hooks:
-                        hook.on_step_end(self, logs)
-                    self.optimizer.step()
-                    total += logs["loss"] * len(idx)
-                    logs["network"] = self.network
-                    for hook in hooks:
-                        hook.on_batch_end(self, logs)
-                for hook in hooks:
-                    hook.on_updates_end(self, {"epoch": self.epoch + 1, "batch": batch,
-                                               "loss": total / n})
-                self.batch = None
-                losses = {"loss": total / n}
+                losses = {"loss": self._run_epoch(X, Y, n, hooks)}
                 if validation_data is not None and self.evaluate is not None:
                     losses["val_loss"] = self.evaluate(*validation_data)
                 self.history.append(**losses)
@@ -249,7 +245,7 @@ class Trainer:
                 hook.on_train_end(self)
         except BaseException as error:
             raised = error
-            for hook in hooks:
+            for hook in hooks:  # the DivergenceGuard may name the error anew and roll back
                 raised = hook.on_train_error(self, raised) or raised
             if raised is error:
                 raise
@@ -259,6 +255,29 @@ class Trainer:
         if self.early_stopping and self.best_weights is not None:
             self.set_weights(self.best_weights)
         return self.history
+
+    def _run_epoch(self, X, Y, n, hooks):
+        """One pass over the shuffled rows, one update per batch; returns the mean loss."""
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        total = 0.0
+        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
+            idx = order[start:start + self.batch_size]
+            xb = X[idx]
+            yb = xb if Y is X else Y[idx]  # an autoencoder's target is its input
+            self.batch = batch
+            self.network.zero_grad()
+            logs = {"epoch": self.epoch + 1, "batch": batch, "loss": self.step(xb, yb)}
+            for hook in hooks:
+                hook.on_step_end(self, logs)
+            self.optimizer.step()
+            total += logs["loss"] * len(idx)
+            logs["network"] = self.network
+            for hook in hooks:
+                hook.on_batch_end(self, logs)
+        for hook in hooks:
+            hook.on_updates_end(self, {"epoch": self.epoch + 1, "batch": batch, "loss": total / n})
+        self.batch = None
+        return total / n
 
     def _update_early_stopping(self, logs):
         monitored = logs.get("val_loss", logs["loss"])

@@ -1,4 +1,4 @@
-"""The estimator bases: every public method works on a fitted model, none is refused."""
+"""Tests of npae.models.base: every public method works on a fitted model, none is refused."""
 
 import inspect
 
