@@ -108,6 +108,7 @@ class LinearAutoencoder(BaseAutoencoder):
             self._train(self.network_, self._step, self._evaluate, X,
                         callbacks=callbacks or ())
         self.components_ = self._subspace()
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
     def _subspace(self):

@@ -96,7 +96,7 @@ class StackedAutoencoder(BaseAutoencoder):
 
     @property
     def epochs(self):
-        """The fine-tuning epochs: what ``BaseAutoencoder`` calls ``epochs``."""
+        """The fine-tuning epochs: what ``TrainedEstimator`` trains for by default."""
         return self.finetune_epochs
 
     def _check_hyperparameters(self):
@@ -175,6 +175,7 @@ class StackedAutoencoder(BaseAutoencoder):
                                epochs=self.finetune_epochs, callbacks=callbacks or (),
                                description="fine-tune")
         self.history_ = {**history, **{key: list(values) for key, values in finetune.items()}}
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
 

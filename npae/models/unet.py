@@ -471,6 +471,7 @@ class UNet(TrainedEstimator):
                              resume=resume)
         Y = self._check_targets(Y, X.shape[0])
         self._train(self.network_, self._step, self._evaluate, X, Y, callbacks=callbacks or ())
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
     def _batches(self, X):
