@@ -361,10 +361,8 @@ class MomentRecorder(Callback):
 
 
 def test_hooks_are_called_at_the_loop_moments_in_order():
-    net, step, evaluate = make()
-    recorder = MomentRecorder()
-    X = data(n=12)
-    trainer_for(net, step, evaluate, epochs=2, batch_size=8, callbacks=[recorder]).fit(
+    recorder, X = MomentRecorder(), data(n=12)  # two batches: 8 rows and 4
+    trainer_for(*make(), epochs=2, batch_size=8, callbacks=[recorder]).fit(
         X, validation_data=(X, X))
     logs = ["epoch", "loss", "network", "val_loss"]
     per_epoch = [[("step_end", e, 1), ("batch_end", e, 1), ("step_end", e, 2),
