@@ -6,10 +6,11 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae import datasets, exercises, gradcheck, layers, losses, noise, optim, plot
+from npae import datasets, exercises, gradcheck, layers, losses, metrics, noise, optim, plot
 from npae.backend import BACKENDS, get_backend, set_backend, use_backend
 from npae.decomposition import PCA
 from npae.io import load, save
+from npae.metrics import iou_score
 from npae.models import (
     VAE,
     Autoencoder,
@@ -21,7 +22,6 @@ from npae.models import (
     SparseAutoencoder,
     StackedAutoencoder,
     UNet,
-    iou_score,
 )
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "gradcheck",
     "layers",
     "losses",
+    "metrics",
     "noise",
     "optim",
     "plot",

@@ -135,20 +135,6 @@ def check_number(value, name, owner, low=None, high=None, low_open=False, high_o
     return value
 
 
-def check_random_state(value, owner):
-    """Require what seeds a generator: None, an int >= 0, a Generator or a RandomState."""
-    if value is None or isinstance(value, (np.random.Generator, np.random.RandomState)):
-        return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"{owner}: random_state must be None, an int >= 0 or a numpy.random.Generator, "
-            f"got {value!r}"
-        )
-    if value < 0:
-        raise ValueError(f"{owner}: random_state must be a non-negative int, got {value}")
-    return int(value)
-
-
 def check_choice(value, name, owner, choices):
     """Require ``value`` to be one of ``choices``."""
     if not isinstance(value, str) or value not in choices:

@@ -1,4 +1,4 @@
-"""Save and load fitted estimators without pickle.
+"""Save and load fitted estimators without pickle; the model file format.
 
 A model file is one ``.npz`` archive holding
 
@@ -19,10 +19,17 @@ Loading uses ``numpy.load(allow_pickle=False)``, rebuilds the networks
 from the hyperparameters, checks every checksum and shape, and refuses a
 truncated, altered or newer-format file with a distinct error. Saving
 writes a temporary file beside the target and renames it over the target
-only when complete, so a crash never leaves a half-written model.
+only when complete (``npae.utils.atomic_write``), so a crash never leaves a
+half-written model.
+
+The classes ``load`` can build register themselves (``SaveLoadMixin``);
+``encode_value``, ``decode_value`` and ``array_sha256`` are the header's
+encoding, public for whoever compares or writes header values
+(``npae.checkpoint``).
 """
 
 import hashlib
+import inspect
 import json
 import os
 import zipfile
@@ -39,8 +46,23 @@ FORMAT_VERSION = 1
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
+#: The classes ``load`` may build, by name: filled by ``SaveLoadMixin.__init_subclass__``.
+_LOADABLE = {}
+
+
 class SaveLoadMixin:
-    """``estimator.save(path)`` and ``Class.load(path)`` for npae estimators."""
+    """``estimator.save(path)`` and ``Class.load(path)`` for npae estimators.
+
+    Every class of the ``npae`` package that takes this mixin registers
+    itself by name for ``load``; ``estimator_classes()`` lists the concrete
+    (not abstract) ones. Classes defined elsewhere are not registered, so a
+    file can only ever name one of npae's own estimators.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.split(".")[0] == "npae":
+            _LOADABLE[cls.__name__] = cls
 
     def save(self, path):
         """Write the fitted model to ``path`` (.npz, no pickle); see ``npae.load``."""
@@ -66,7 +88,11 @@ class CorruptFileError(ModelFileError):
 
 
 class ChecksumError(ModelFileError):
-    """The header or an array was altered after saving."""
+    """Bytes do not match their recorded SHA-256: a file altered after saving (or download).
+
+    npae's one checksum error: model files raise it, and so do downloads
+    whose bytes differ from the published digest.
+    """
 
 
 class FormatVersionError(ModelFileError):
@@ -81,14 +107,30 @@ class CheckpointError(ModelFileError):
     """The file cannot be resumed from: not a checkpoint, or one of another model or data."""
 
 
-# -- JSON encoding of hyperparameters, fitted scalars and training state ------------
+# -- JSON encoding of hyperparameters, fitted scalars and training state (public) ---
 
-def _to_json(value, where, arrays=None):
+def encode_value(value, where, arrays=None):
     """Encode ``value`` as JSON-able data, tagging tuples and dtypes.
 
-    With a dict ``arrays``, each ndarray met is moved there (under the next
-    ``"<i>"``) and replaced by ``{"__array__": "<i>"}``; without, arrays are
-    refused.
+    Parameters
+    ----------
+    value : None, bool, int, float, str, numpy scalar or dtype, or a tuple,
+        list or dict of these (a ``Generator`` becomes None: its position is
+        saved apart)
+    where : str
+        What is encoded, for the error message (``"hyperparameters"``).
+    arrays : dict, optional
+        Each ndarray met is moved here (under the next ``"<i>"``) and
+        replaced by ``{"__array__": "<i>"}``; without it, arrays are refused.
+
+    Returns
+    -------
+    JSON-able data that ``decode_value`` turns back into ``value``.
+
+    Examples
+    --------
+    >>> encode_value({"sizes": (4, 2), "dtype": np.dtype("float32")}, "example")
+    {'sizes': {'__tuple__': [4, 2]}, 'dtype': {'__dtype__': 'float32'}}
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -103,38 +145,44 @@ def _to_json(value, where, arrays=None):
         arrays[key] = value
         return {"__array__": key}
     if isinstance(value, tuple):
-        return {"__tuple__": [_to_json(v, where, arrays) for v in value]}
+        return {"__tuple__": [encode_value(v, where, arrays) for v in value]}
     if isinstance(value, list):
-        return [_to_json(v, where, arrays) for v in value]
+        return [encode_value(v, where, arrays) for v in value]
     if isinstance(value, dict):
-        return {str(k): _to_json(v, where, arrays) for k, v in value.items()}
+        return {str(k): encode_value(v, where, arrays) for k, v in value.items()}
     if isinstance(value, np.random.Generator):
         return None  # a generator as a hyperparameter: its position is saved apart
     raise TypeError(f"cannot save {where}: values of type {type(value).__name__} are not supported")
 
 
-def _from_json(value, arrays=None):
-    """Decode ``_to_json``'s output; ``arrays`` holds the arrays it moved out."""
+def decode_value(value, arrays=None):
+    """Decode ``encode_value``'s output; ``arrays`` holds the arrays it moved out.
+
+    Examples
+    --------
+    >>> decode_value({"sizes": {"__tuple__": [4, 2]}})
+    {'sizes': (4, 2)}
+    """
     if isinstance(value, list):
-        return [_from_json(v, arrays) for v in value]
+        return [decode_value(v, arrays) for v in value]
     if isinstance(value, dict):
         if set(value) == {"__tuple__"}:
-            return tuple(_from_json(v, arrays) for v in value["__tuple__"])
+            return tuple(decode_value(v, arrays) for v in value["__tuple__"])
         if set(value) == {"__dtype__"}:
             return np.dtype(value["__dtype__"])
         if set(value) == {"__array__"} and arrays is not None:
             return arrays[value["__array__"]]
-        return {k: _from_json(v, arrays) for k, v in value.items()}
+        return {k: decode_value(v, arrays) for k, v in value.items()}
     return value
 
 
-def _digest(array):
+def array_sha256(array):
     """SHA-256 of an array's bytes (hashed in place when it is contiguous)."""
     return hashlib.sha256(np.ascontiguousarray(array).data).hexdigest()
 
 
 def _layer_specs(network):
-    return [{"class": layer.name, "config": _to_json(layer.get_config(), layer.name)}
+    return [{"class": layer.name, "config": encode_value(layer.get_config(), layer.name)}
             for layer in network.layers]
 
 
@@ -187,14 +235,14 @@ def _write(estimator, path, checkpoint=None):
         elif isinstance(value, np.ndarray):
             arrays[f"attr/{name}"] = value
         else:
-            attributes[name] = _to_json(value, f"fitted attribute {name}")
+            attributes[name] = encode_value(value, f"fitted attribute {name}")
     if "network_" in fitted:
         arrays.update({f"net/{k}": v for k, v in fitted["network_"].state_dict().items()})
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "class": type(estimator).__name__,
-        "params": _to_json(estimator.get_params(deep=False), "hyperparameters"),
+        "params": encode_value(estimator.get_params(deep=False), "hyperparameters"),
         "attributes": attributes,
         "networks": networks,
     }
@@ -202,14 +250,14 @@ def _write(estimator, path, checkpoint=None):
     rng = getattr(estimator, "_rng", None)
     if isinstance(rng, np.random.Generator):
         extra = {}
-        header["rng_state"] = _to_json(rng.bit_generator.state, "the generator", extra)
+        header["rng_state"] = encode_value(rng.bit_generator.state, "the generator", extra)
         arrays.update({f"rng/{k}": v for k, v in extra.items()})
     if checkpoint is not None:
         extra = {}
-        header["checkpoint"] = _to_json(checkpoint, "the training state", extra)
+        header["checkpoint"] = encode_value(checkpoint, "the training state", extra)
         arrays.update({f"state/{k}": v for k, v in extra.items()})
-    header["arrays"] = {k: {"sha256": _digest(v), "dtype": v.dtype.name, "shape": list(v.shape)}
-                        for k, v in arrays.items()}
+    header["arrays"] = {k: {"sha256": array_sha256(v), "dtype": v.dtype.name,
+                            "shape": list(v.shape)} for k, v in arrays.items()}
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
     payload = {
         "__header__": np.frombuffer(header_bytes, dtype=np.uint8),
@@ -274,7 +322,7 @@ def _read_archive(path):
     for key, info in expected.items():
         array = contents[key]
         if (array.dtype.name != info["dtype"] or list(array.shape) != info["shape"]
-                or _digest(array) != info["sha256"]):
+                or array_sha256(array) != info["sha256"]):
             raise ChecksumError(f"{path!r}: array {key!r} was altered after saving")
     return header, contents
 
@@ -301,11 +349,8 @@ def _check_header(header, path):
 
 
 def estimator_classes():
-    """Every public npae estimator class by name."""
-    import npae
-
-    return {name: getattr(npae, name) for name in npae.__all__
-            if isinstance(getattr(npae, name), type) and hasattr(getattr(npae, name), "fit")}
+    """Every concrete npae estimator class by name: the classes ``load`` can restore."""
+    return {name: cls for name, cls in sorted(_LOADABLE.items()) if not inspect.isabstract(cls)}
 
 
 def load(path, expected_class=None):
@@ -332,7 +377,7 @@ def load(path, expected_class=None):
     if name not in classes:
         raise NotAModelFileError(f"{where} holds unknown class {name!r}")
     try:
-        estimator = classes[name](**_from_json(header["params"]))
+        estimator = classes[name](**decode_value(header["params"]))
     except TypeError as err:
         raise ModelFileError(
             f"{where}: its hyperparameters do not fit this npae's {name} ({err}); "
@@ -345,13 +390,13 @@ def load(path, expected_class=None):
         setattr(estimator, key, value)
     if "rng_state" in header:
         rng_arrays = {k[len("rng/"):]: v for k, v in arrays.items() if k.startswith("rng/")}
-        estimator._rng = _generator_from_state(_from_json(header["rng_state"], rng_arrays), where)
+        estimator._rng = _generator_from_state(decode_value(header["rng_state"], rng_arrays), where)
     return estimator
 
 
 def _attributes(header, arrays):
     """The saved fitted attributes: JSON values and ``attr/`` arrays."""
-    attributes = {k: _from_json(v) for k, v in header["attributes"].items()}
+    attributes = {k: decode_value(v) for k, v in header["attributes"].items()}
     attributes.update({k[len("attr/"):]: v for k, v in arrays.items() if k.startswith("attr/")})
     return attributes
 
@@ -406,4 +451,4 @@ def read_checkpoint(path):
             "fit(X, checkpoint=path) writes checkpoints"
         )
     state_arrays = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
-    return header, arrays, _from_json(header["checkpoint"], state_arrays)
+    return header, arrays, decode_value(header["checkpoint"], state_arrays)

@@ -1,25 +1,24 @@
-"""The minibatch training loop every npae estimator uses.
+"""The minibatch training loop every npae estimator uses, and its hooks.
 
 One epoch: shuffle the rows with the estimator's seeded generator, then for
 each minibatch zero the gradients, run ``step(xb, yb)`` (forward, loss,
 backward: it returns the loss and leaves gradients in the network) and let
 the optimizer update the parameters. After the epoch the validation loss is
-measured, the history grows, early stopping decides and callbacks run.
+measured, the history grows and early stopping decides. That is all
+``Trainer.fit`` does; everything else is a hook (a ``Callback``) called at
+the loop's moments:
 
-Nothing is lost on failure. Each epoch is a transaction: the whole training
-state (weights, optimizer state, generator, history, early-stopping record)
-is put back to an epoch boundary before the error propagates:
+- ``DivergenceGuard`` makes each epoch a transaction: a NaN or inf loss
+  stops training with a ``TrainingDivergedError`` (a ``FloatingPointError``)
+  naming the epoch and batch and keeps the last *good* epoch; a
+  ``KeyboardInterrupt`` keeps the last finished epoch. The whole training
+  state (weights, optimizer state, generator, history, early-stopping
+  record) is put back before the error propagates.
+- ``ProgressBar`` shows a tqdm bar when ``verbose`` and on a terminal.
+- ``npae.checkpoint.CheckpointWriter`` writes checkpoints.
 
-- a NaN or inf loss stops training with a ``TrainingDivergedError`` (a
-  ``FloatingPointError``) naming the epoch and batch, and keeps the last
-  *good* epoch: the newest whose weights then gave a finite loss, on the
-  validation data or on the next batch (so a failure on an epoch's first
-  batch condemns the epoch before);
-- a ``KeyboardInterrupt`` keeps the last finished epoch.
-
-``state_dict`` / ``load_state_dict`` save and restore that state (the weights
-apart), so a run can stop and continue bit for bit; the ``checkpoint`` hook
-writes it every ``checkpoint_every`` epochs, at the end, and on an interrupt.
+``state_dict`` / ``load_state_dict`` save and restore the training state
+(the weights apart), so a run can stop and continue bit for bit.
 """
 
 import sys
@@ -43,19 +42,47 @@ def _finite(array):
 
 
 class Callback:
-    """Hooks called by the training loop; override what you need.
+    """A hook on the training loop; override the moments you need.
 
-    ``logs`` holds ``epoch``, ``batch`` (in ``on_batch_end``), ``loss`` and
-    ``val_loss`` (when there is validation data), and ``network`` (the
-    ``Sequential`` being trained, with this batch's gradients in
-    ``on_batch_end``). Set ``trainer.stop_training = True`` to stop early.
+    The loop calls, in order: ``on_train_begin`` once; per batch
+    ``on_step_end`` (the step has given the loss and gradients, the update
+    has not happened) and ``on_batch_end`` (after the update); per epoch
+    ``on_updates_end`` (after its last update, before validation) and
+    ``on_epoch_end``; then ``on_train_end``, or ``on_train_error`` if an
+    exception stopped training.
+
+    ``logs`` holds ``epoch`` (1-based, the epoch in progress or just
+    finished), ``batch`` (in the batch moments), ``loss`` (the batch's, or
+    the epoch's mean in the epoch moments), ``val_loss`` (in
+    ``on_epoch_end``, when there is validation data) and ``network`` (the
+    network being trained, with this batch's gradients in ``on_batch_end``).
+    Set ``trainer.stop_training = True`` to stop after the epoch.
+
+    The ``Trainer`` adds its own hooks in front of the callbacks it is
+    given: ``DivergenceGuard`` (rollback on divergence or Ctrl-C) and
+    ``ProgressBar``; ``npae.checkpoint.CheckpointWriter`` is one more.
     """
 
+    def on_train_begin(self, trainer, X, Y):
+        """Training starts (or continues) on rows ``X`` with targets ``Y``."""
+
+    def on_step_end(self, trainer, logs):
+        """A batch's step returned its loss; the optimizer has not updated yet."""
+
     def on_batch_end(self, trainer, logs):
-        pass
+        """A batch is done: the optimizer has updated the parameters."""
+
+    def on_updates_end(self, trainer, logs):
+        """The epoch's last update is done; the validation loss is not measured yet."""
 
     def on_epoch_end(self, trainer, logs):
-        pass
+        """An epoch is done and recorded in ``trainer.history``."""
+
+    def on_train_end(self, trainer):
+        """Training finished without an exception."""
+
+    def on_train_error(self, trainer, error):
+        """An exception stopped training; return another exception to raise instead, or None."""
 
 
 class History(dict):
@@ -71,8 +98,8 @@ class Trainer:
 
     Parameters
     ----------
-    network : Sequential
-        Its ``named_parameters()`` are trained; used for snapshots.
+    network : Network
+        Its ``params()`` are trained; used for snapshots.
     optimizer : npae.optim.Optimizer
     step : callable ``(xb, yb) -> float``
         Forward, loss and backward on one batch (gradients already zeroed).
@@ -87,26 +114,37 @@ class Trainer:
         training) has not improved by ``min_delta`` for ``patience`` epochs,
         and restore the best weights.
     callbacks : list of Callback
+        Hooks called after the trainer's own (see ``Callback``), e.g.
+        ``npae.checkpoint.CheckpointWriter``.
     verbose : int
         0 silent; 1 a tqdm bar over epochs when attached to a terminal.
-    checkpoint : callable ``(trainer) -> None``, optional
-        Writes the training state (``trainer.state_dict()`` and the
-        network's weights); called after every ``checkpoint_every``-th
-        epoch, after the last one, and when a ``KeyboardInterrupt`` stops
-        training after an epoch newer than the last checkpoint.
-    checkpoint_every : int, default 1
+    description : str, default "training"
+        The progress bar's label.
     check_final : bool, default False
         After the last epoch, unless a validation loss already did, call
         ``evaluate`` once more on the first batch so that the final weights,
         like every epoch's, are kept only if they give a finite loss
         (otherwise: ``TrainingDivergedError`` and the previous epoch's
-        weights).
+        weights); see ``DivergenceGuard``.
+
+    Attributes
+    ----------
+    epoch : int
+        Epochs finished; ``fit`` continues from here up to ``epochs``.
+    batch : int or None
+        The batch in progress (1-based), None outside the batch loop.
+    history : History
+        ``loss`` (and ``val_loss``) per finished epoch.
+    stop_training : bool
+        Set by early stopping or a callback: stop after this epoch.
+    best_weights, best_loss, waited
+        Early stopping's record: the best weights so far, their loss, and
+        the epochs since.
     """
 
     def __init__(self, network, optimizer, step, evaluate=None, *, epochs, batch_size, rng,
                  shuffle=True, early_stopping=False, patience=10, min_delta=0.0,
-                 callbacks=(), verbose=0, description="training", checkpoint=None,
-                 checkpoint_every=1, check_final=False):
+                 callbacks=(), verbose=0, description="training", check_final=False):
         self.network = network
         self.optimizer = optimizer
         self.step = step
@@ -121,12 +159,11 @@ class Trainer:
         self.callbacks = list(callbacks or ())
         self.verbose = verbose
         self.description = description
-        self.checkpoint = checkpoint
-        self.checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "Trainer")
         self.check_final = bool(check_final)
         self.stop_training = False
         self.history = History()
         self.epoch = 0
+        self.batch = None
         # Early stopping's record: the best weights so far, their loss, epochs since.
         self.best_weights, self.best_loss, self.waited = None, None, 0
 
@@ -173,83 +210,74 @@ class Trainer:
         self.best_loss = None if state["best_loss"] is None else float(state["best_loss"])
         self.waited = int(state["waited"])
 
-    def _snapshot(self):
-        """Weights and training state at the end of an epoch, to roll back to."""
-        return [p.copy() for p in self.network.params()], self.state_dict()
-
-    def _restore(self, snapshot):
-        weights, state = snapshot
-        self._restore_weights(weights)
-        self.load_state_dict(state)
-
-    def _restore_weights(self, weights):
+    def set_weights(self, weights):
+        """Copy ``weights`` (arrays in ``network.params()`` order) into the network."""
         for p, saved in zip(self.network.params(), weights):
             p[...] = saved
-
-    def _progress(self):
-        show = self.verbose > 0 and sys.stderr.isatty()
-        return tqdm(total=self.epochs, initial=self.epoch, desc=self.description,
-                    disable=not show, leave=False)
 
     # -- the loop -------------------------------------------------------------------
     def fit(self, X, Y=None, validation_data=None):
         """Train for the remaining epochs; returns the history.
 
         ``Y`` defaults to ``X`` (an autoencoder reconstructs its input);
-        ``validation_data`` is ``(X_val, Y_val)`` or None.
+        ``validation_data`` is ``(X_val, Y_val)`` or None. The hooks are the
+        trainer's own (``DivergenceGuard``, ``ProgressBar``), then
+        ``callbacks``, called in that order at each moment of the loop.
         """
         Y = X if Y is None else Y
-        # Checked once here, so a NaN met inside a step can only mean divergence.
-        for name, array in (("X", X), ("Y", Y), *zip(("X_val", "Y_val"), validation_data or ())):
-            if not _finite(np.asarray(array)):
-                raise NonFiniteInputError(f"Trainer expected finite {name}, got NaN or inf")
-        n = X.shape[0]
-        if n == 0 or len(Y) != n:
-            raise ValueError(
-                f"Trainer expected at least one training row and as many targets as rows, "
-                f"got {n} rows and {len(Y)} targets"
-            )
-        # Weights are "good" once a forward pass with them gave a finite loss (the
-        # validation loss or the next batch's); until then the end of the newest
-        # epoch waits in ``latest``. Both are snapshots to roll back to.
-        self._good, self._latest, self._updates = self._snapshot(), None, 0
-        checkpointed = self.epoch  # the newest epoch a checkpoint holds (or needs not hold)
-        with self._progress() as bar:
-            try:
-                while self.epoch < self.epochs and not self.stop_training:
-                    logs = self._run_epoch(X, Y, n, validation_data)
-                    self.history.append(**logs)
-                    self.epoch += 1
-                    if self.early_stopping:
-                        self._update_early_stopping(logs)
-                    self._latest = self._snapshot()
-                    if "val_loss" in logs:  # measured with these very weights
-                        self._confirm_latest()
-                    bar.update(1)
-                    bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()})
-                    for cb in self.callbacks:
-                        cb.on_epoch_end(self, {"epoch": self.epoch, "network": self.network,
-                                               **logs})
-                    if self.checkpoint is not None and (
-                            self.epoch % self.checkpoint_every == 0
-                            or self.epoch == self.epochs or self.stop_training):
-                        self.checkpoint(self)
-                        checkpointed = self.epoch
-                if self.check_final and self._latest is not None and self.evaluate is not None:
-                    self._check_final_weights(X, Y)
-            except TrainingDivergedError:
-                self._restore(self._good)
+        n = _check_data(X, Y, validation_data)
+        hooks = [DivergenceGuard(self.check_final), ProgressBar(), *self.callbacks]
+        for hook in hooks:
+            hook.on_train_begin(self, X, Y)
+        try:
+            while self.epoch < self.epochs and not self.stop_training:
+                losses = {"loss": self._run_epoch(X, Y, n, hooks)}
+                if validation_data is not None and self.evaluate is not None:
+                    losses["val_loss"] = self.evaluate(*validation_data)
+                self.history.append(**losses)
+                self.epoch += 1
+                if self.early_stopping:
+                    self._update_early_stopping(losses)
+                for hook in hooks:
+                    hook.on_epoch_end(self, {"epoch": self.epoch, "network": self.network,
+                                             **losses})
+            for hook in hooks:
+                hook.on_train_end(self)
+        except BaseException as error:
+            raised = error
+            for hook in hooks:  # the DivergenceGuard may name the error anew and roll back
+                raised = hook.on_train_error(self, raised) or raised
+            if raised is error:
                 raise
-            except KeyboardInterrupt:
-                self._restore(self._latest or self._good)
-                if self.checkpoint is not None and self.epoch > checkpointed:
-                    self.checkpoint(self)
-                raise
-            finally:
-                self._good = self._latest = None  # let go of the snapshots
+            raise raised from error
+        finally:
+            self.batch = None
         if self.early_stopping and self.best_weights is not None:
-            self._restore_weights(self.best_weights)
+            self.set_weights(self.best_weights)
         return self.history
+
+    def _run_epoch(self, X, Y, n, hooks):
+        """One pass over the shuffled rows, one update per batch; returns the mean loss."""
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        total = 0.0
+        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
+            idx = order[start:start + self.batch_size]
+            xb = X[idx]
+            yb = xb if Y is X else Y[idx]  # an autoencoder's target is its input
+            self.batch = batch
+            self.network.zero_grad()
+            logs = {"epoch": self.epoch + 1, "batch": batch, "loss": self.step(xb, yb)}
+            for hook in hooks:
+                hook.on_step_end(self, logs)
+            self.optimizer.step()
+            total += logs["loss"] * len(idx)
+            logs["network"] = self.network
+            for hook in hooks:
+                hook.on_batch_end(self, logs)
+        for hook in hooks:
+            hook.on_updates_end(self, {"epoch": self.epoch + 1, "batch": batch, "loss": total / n})
+        self.batch = None
+        return total / n
 
     def _update_early_stopping(self, logs):
         monitored = logs.get("val_loss", logs["loss"])
@@ -261,8 +289,142 @@ class Trainer:
             if self.waited >= self.patience:
                 self.stop_training = True
 
-    def _diverged(self, what, batch, epoch=None):
-        epoch = self.epoch + 1 if epoch is None else epoch
+
+def _check_data(X, Y, validation_data):
+    """The number of training rows, once ``X``, ``Y`` and the validation data pass.
+
+    Checked once here, so a NaN met inside a step can only mean divergence.
+    """
+    for name, array in (("X", X), ("Y", Y), *zip(("X_val", "Y_val"), validation_data or ())):
+        if not _finite(np.asarray(array)):
+            raise NonFiniteInputError(f"Trainer expected finite {name}, got NaN or inf")
+    n = X.shape[0]
+    if n == 0 or len(Y) != n:
+        raise ValueError(
+            f"Trainer expected at least one training row and as many targets as rows, "
+            f"got {n} rows and {len(Y)} targets"
+        )
+    return n
+
+
+# -- the trainer's own hooks ------------------------------------------------------------
+
+class ProgressBar(Callback):
+    """A tqdm bar over the epochs, when ``trainer.verbose > 0`` and stderr is a terminal."""
+
+    def on_train_begin(self, trainer, X, Y):
+        show = trainer.verbose > 0 and sys.stderr.isatty()
+        self.bar = tqdm(total=trainer.epochs, initial=trainer.epoch, desc=trainer.description,
+                        disable=not show, leave=False)
+
+    def on_epoch_end(self, trainer, logs):
+        self.bar.update(1)
+        self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k.endswith("loss")})
+
+    def on_train_end(self, trainer):
+        self.bar.close()
+
+    def on_train_error(self, trainer, error):
+        self.bar.close()
+
+
+class DivergenceGuard(Callback):
+    """Each epoch is a transaction: divergence or Ctrl-C puts training back to an epoch's end.
+
+    A NaN or inf loss (of a batch, of the validation data, or, with
+    ``check_final``, of the final weights), parameters that became NaN or
+    inf, or a NaN met inside the network (a layer's ``NonFiniteInputError``)
+    stop training with a ``TrainingDivergedError`` naming the epoch and
+    batch, and put the whole training state (weights, optimizer, generator,
+    history, early-stopping record) back to the last *good* epoch: the newest
+    whose weights then gave a finite loss, on the validation data or on the
+    next batch (so a failure on an epoch's first batch condemns the epoch
+    before). A ``KeyboardInterrupt`` puts it back to the last finished epoch.
+
+    Parameters
+    ----------
+    check_final : bool, default False
+        See ``Trainer``.
+    """
+
+    def __init__(self, check_final=False):
+        self.check_final = check_final
+
+    def on_train_begin(self, trainer, X, Y):
+        # Weights are "good" once a forward pass with them gave a finite loss (the
+        # validation loss or the next batch's); until then the end of the newest
+        # epoch waits in ``latest``. Both are snapshots to roll back to.
+        self._good, self._latest, self._updates = _snapshot(trainer), None, 0
+        self._first_rows = (X[:trainer.batch_size], Y[:trainer.batch_size])
+
+    def on_step_end(self, trainer, logs):
+        if not np.isfinite(logs["loss"]):
+            raise self._diverged(trainer, f"the loss became {logs['loss']}", logs["batch"])
+        if logs["batch"] == 1:
+            self._confirm_latest()
+
+    def on_batch_end(self, trainer, logs):
+        self._updates += 1
+
+    def on_updates_end(self, trainer, logs):
+        # The last update is only seen by the next forward: check it here.
+        if not all(_finite(p) for p in trainer.network.params()):
+            raise self._diverged(trainer, "the parameters became NaN or inf", logs["batch"])
+
+    def on_epoch_end(self, trainer, logs):
+        if "val_loss" in logs and not np.isfinite(logs["val_loss"]):
+            raise self._diverged(trainer, f"the validation loss became {logs['val_loss']}",
+                                 None, epoch=logs["epoch"])
+        self._latest = _snapshot(trainer)
+        if "val_loss" in logs:  # measured with these very weights
+            self._confirm_latest()
+
+    def on_train_end(self, trainer):
+        if self.check_final and self._latest is not None and trainer.evaluate is not None:
+            self._check_final_weights(trainer)
+        self._release()
+
+    def on_train_error(self, trainer, error):
+        if self._good is None:  # training had finished: nothing to roll back
+            return error
+        if isinstance(error, NonFiniteInputError):
+            # A layer met NaN or inf inside the network: the weights blew up.
+            error = self._diverged(trainer, "NaN or inf appeared inside the network",
+                                   trainer.batch)
+        if isinstance(error, TrainingDivergedError):
+            _restore(trainer, self._good)
+        elif isinstance(error, KeyboardInterrupt):
+            _restore(trainer, self._latest or self._good)
+        self._release()
+        return error
+
+    def _release(self):
+        self._good = self._latest = self._first_rows = None  # let go of the snapshots
+
+    def _confirm_latest(self):
+        """A forward pass with the newest epoch's weights gave a finite loss: they are good."""
+        if self._latest is not None:
+            self._good, self._latest = self._latest, None
+
+    def _check_final_weights(self, trainer):
+        """Give the last epoch's weights the test every other epoch's get: one batch's loss.
+
+        Measured with ``evaluate`` on the first rows; the generator is left where it was.
+        """
+        state = trainer.rng.bit_generator.state
+        try:
+            loss = trainer.evaluate(*self._first_rows)
+        except NonFiniteInputError:
+            loss = float("nan")
+        finally:
+            trainer.rng.bit_generator.state = state
+        if not np.isfinite(loss):
+            raise self._diverged(trainer, f"the loss of the final weights became {loss} on the "
+                                 "first rows", None, epoch=trainer.epoch)
+        self._confirm_latest()
+
+    def _diverged(self, trainer, what, batch, epoch=None):
+        epoch = trainer.epoch + 1 if epoch is None else epoch
         where = f"at epoch {epoch}" + (f", batch {batch}" if batch else "")
         if self._updates == 0:
             # No update has happened yet: the learning rate cannot be the cause.
@@ -276,62 +438,13 @@ class Trainer:
             f"{kept} were kept. {hint}"
         )
 
-    def _confirm_latest(self):
-        """A forward pass with the newest epoch's weights gave a finite loss: they are good."""
-        if self._latest is not None:
-            self._good, self._latest = self._latest, None
 
-    def _check_final_weights(self, X, Y):
-        """Give the last epoch's weights the test every other epoch's get: one batch's loss.
+def _snapshot(trainer):
+    """Weights and training state at the end of an epoch, to roll back to."""
+    return [p.copy() for p in trainer.network.params()], trainer.state_dict()
 
-        Measured with ``evaluate``; the generator is left where it was.
-        """
-        state = self.rng.bit_generator.state
-        try:
-            loss = self.evaluate(X[:self.batch_size], Y[:self.batch_size])
-        except NonFiniteInputError:
-            loss = float("nan")
-        finally:
-            self.rng.bit_generator.state = state
-        if not np.isfinite(loss):
-            raise self._diverged(f"the loss of the final weights became {loss} on the first "
-                                 "rows", None, epoch=self.epoch)
-        self._confirm_latest()
 
-    def _run_epoch(self, X, Y, n, validation_data):
-        """One pass over the data; returns the epoch's logs (``loss``, ``val_loss``)."""
-        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        total = 0.0
-        batch = 0
-        for batch, start in enumerate(range(0, n, self.batch_size), start=1):
-            idx = order[start:start + self.batch_size]
-            xb = X[idx]
-            yb = xb if Y is X else Y[idx]  # an autoencoder's target is its input
-            self.network.zero_grad()
-            try:
-                loss = self.step(xb, yb)
-            except NonFiniteInputError as err:
-                # A layer met NaN or inf inside the network: the weights blew up.
-                raise self._diverged("NaN or inf appeared inside the network", batch) from err
-            if not np.isfinite(loss):
-                raise self._diverged(f"the loss became {loss}", batch)
-            if batch == 1:
-                self._confirm_latest()
-            self.optimizer.step()
-            self._updates += 1
-            total += loss * len(idx)
-            for cb in self.callbacks:
-                cb.on_batch_end(self, {"epoch": self.epoch + 1, "batch": batch,
-                                       "loss": loss, "network": self.network})
-        # The last update is only seen by the next forward: check it here.
-        if not all(_finite(p) for p in self.network.params()):
-            raise self._diverged("the parameters became NaN or inf", batch)
-        logs = {"loss": total / n}
-        if validation_data is not None and self.evaluate is not None:
-            try:
-                logs["val_loss"] = self.evaluate(*validation_data)
-            except NonFiniteInputError as err:
-                raise self._diverged("NaN or inf appeared inside the network", None) from err
-            if not np.isfinite(logs["val_loss"]):
-                raise self._diverged(f"the validation loss became {logs['val_loss']}", None)
-        return logs
+def _restore(trainer, snapshot):
+    weights, state = snapshot
+    trainer.set_weights(weights)
+    trainer.load_state_dict(state)

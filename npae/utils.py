@@ -8,24 +8,27 @@ import secrets
 import numpy as np
 
 
-def as_generator(seed):
-    """Return a ``numpy.random.Generator`` for ``seed``.
+def as_generator(seed, owner=None):
+    """Return a ``numpy.random.Generator`` for ``seed``: the one rule for every ``random_state``.
 
-    ``None`` gives a fresh unseeded generator, an int a seeded one, and a
-    generator is returned as it is (so callers can share one stream).
+    ``None`` gives a fresh unseeded generator, an int >= 0 a seeded one, a
+    ``RandomState`` a generator seeded from its next draw, and a generator is
+    returned as it is (so callers can share one stream). Anything else is
+    refused; ``owner`` (e.g. the estimator's name) starts the message.
     """
+    where = f"{owner}: " if owner else ""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"random_state must be a non-negative int, got {seed}")
-        return np.random.default_rng(seed)
     if isinstance(seed, np.random.RandomState):
         return np.random.default_rng(seed.randint(0, 2**31 - 1))
-    raise TypeError(
-        "random_state must be None, an int or a numpy.random.Generator, "
-        f"got {type(seed).__name__}"
-    )
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(
+            f"{where}random_state must be None, an int >= 0 or a numpy.random.Generator, "
+            f"got {type(seed).__name__} {seed!r}"
+        )
+    if seed is not None and seed < 0:
+        raise ValueError(f"{where}random_state must be a non-negative int, got {seed}")
+    return np.random.default_rng(seed)
 
 
 @contextlib.contextmanager

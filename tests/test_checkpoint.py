@@ -463,3 +463,41 @@ def test_trainer_state_dict_is_a_snapshot_and_round_trips():
     assert same_arrays(other.best_weights, state["best_weights"])
     with pytest.raises(ValueError, match="best_weights of shapes"):
         other.load_state_dict({**state, "best_weights": [np.zeros(2)]})
+
+
+# -- the checkpoint writer is a hook on the training loop ---------------------------------
+
+def writes_of(epochs, every, interrupt=None):
+    """The epochs at which a CheckpointWriter on a plain Trainer calls ``write``."""
+    from npae.checkpoint import CheckpointWriter
+    from npae.network import mlp
+
+    net = mlp([6, 3, 6], "tanh", rng=0)
+
+    def step(xb, yb):
+        out = net.forward(xb)
+        net.backward(out - yb)
+        return float(np.mean((out - yb) ** 2))
+
+    written = []
+    hooks = [] if interrupt is None else [interrupt]
+    hooks.append(CheckpointWriter(lambda trainer: written.append(trainer.epoch), every))
+    trainer = Trainer(net, Adam(net.params(), net.grads()), step, epochs=epochs, batch_size=8,
+                      rng=np.random.default_rng(0), callbacks=hooks)
+    try:
+        trainer.fit(data())
+    except KeyboardInterrupt:
+        written.append("interrupted")
+    return written
+
+
+def test_the_writer_writes_every_k_epochs_and_after_the_last():
+    assert writes_of(epochs=5, every=2) == [2, 4, 5]
+    assert writes_of(epochs=3, every=1) == [1, 2, 3]
+
+
+def test_the_writer_writes_the_last_finished_epoch_on_ctrl_c():
+    # Ctrl-C in epoch 4: epoch 3 ended after the checkpoint of epoch 2, so it is written
+    assert writes_of(epochs=6, every=2, interrupt=InterruptAt(4, 1)) == [2, 3, "interrupted"]
+    # Ctrl-C in epoch 3: epoch 2 is already in the file, nothing more to write
+    assert writes_of(epochs=6, every=2, interrupt=InterruptAt(3, 1)) == [2, "interrupted"]

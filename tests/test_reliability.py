@@ -58,17 +58,11 @@ def fit_tiny(name, dtype=np.float64, **params):
 def outputs(model, X):
     """Every output the model offers for X, by method name."""
     found = {}
-    for method in ("transform", "reconstruct", "predict", "predict_proba"):
+    for method in ("transform", "encode", "reconstruct", "predict", "predict_proba"):
         if hasattr(model, method):
-            try:
-                found[method] = getattr(model, method)(X)
-            except NotImplementedError:  # UNet does not reconstruct
-                continue
+            found[method] = getattr(model, method)(X)
     if "transform" in found:
-        try:
-            found["inverse_transform"] = model.inverse_transform(found["transform"])
-        except NotImplementedError:
-            pass
+        found["inverse_transform"] = model.inverse_transform(found["transform"])
     return found
 
 

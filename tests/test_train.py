@@ -332,6 +332,58 @@ def test_callbacks_are_called_the_right_number_of_times():
     assert all({"loss", "val_loss", "network"} <= set(logs) for logs in recorder.epochs)
 
 
+class MomentRecorder(Callback):
+    """The loop's moments, in the order it calls them."""
+
+    def __init__(self):
+        self.moments = []
+
+    def on_train_begin(self, trainer, X, Y):
+        self.moments.append(("train_begin", len(X)))
+
+    def on_step_end(self, trainer, logs):
+        self.moments.append(("step_end", logs["epoch"], logs["batch"]))
+
+    def on_batch_end(self, trainer, logs):
+        self.moments.append(("batch_end", logs["epoch"], logs["batch"]))
+
+    def on_updates_end(self, trainer, logs):
+        self.moments.append(("updates_end", logs["epoch"], logs["batch"]))
+
+    def on_epoch_end(self, trainer, logs):
+        self.moments.append(("epoch_end", logs["epoch"], sorted(logs)))
+
+    def on_train_end(self, trainer):
+        self.moments.append(("train_end", trainer.epoch))
+
+    def on_train_error(self, trainer, error):
+        self.moments.append(("train_error", type(error).__name__, trainer.epoch))
+
+
+def test_hooks_are_called_at_the_loop_moments_in_order():
+    recorder, X = MomentRecorder(), data(n=12)  # two batches: 8 rows and 4
+    trainer_for(*make(), epochs=2, batch_size=8, callbacks=[recorder]).fit(
+        X, validation_data=(X, X))
+    logs = ["epoch", "loss", "network", "val_loss"]
+    per_epoch = [[("step_end", e, 1), ("batch_end", e, 1), ("step_end", e, 2),
+                  ("batch_end", e, 2), ("updates_end", e, 2), ("epoch_end", e, logs)]
+                 for e in (1, 2)]
+    assert recorder.moments == [("train_begin", 12), *per_epoch[0], *per_epoch[1],
+                                ("train_end", 2)]
+
+
+def test_a_hook_sees_the_error_after_the_guard_rolled_training_back():
+    net, step, _ = make()
+    recorder = MomentRecorder()
+    trainer = trainer_for(net, nan_at(step, epoch=3, batch=2, n_batches=5), epochs=5,
+                          callbacks=[recorder])
+    with pytest.raises(TrainingDivergedError):
+        trainer.fit(data(n=40))
+    # the guard comes first: the trainer is back at the end of epoch 2
+    assert recorder.moments[-1] == ("train_error", "TrainingDivergedError", 2)
+    assert ("train_end", 5) not in recorder.moments
+
+
 def test_base_callback_does_nothing():
     net, step, _ = make()
     trainer_for(net, step, callbacks=[Callback()]).fit(data())

@@ -31,9 +31,13 @@ def test_random_state_is_converted_deterministically():
 
 @pytest.mark.parametrize("seed, error, message", [
     (-1, ValueError, "random_state must be a non-negative int, got -1"),
-    ("0", TypeError, "random_state must be None, an int or a numpy.random.Generator, got str"),
-    (1.5, TypeError, "got float"),
+    ("0", TypeError, "random_state must be None, an int >= 0 or a numpy.random.Generator, "
+                     "got str '0'"),
+    (1.5, TypeError, "random_state must be None, .* got float 1.5"),
+    (True, TypeError, "random_state must be None, .* got bool True"),
 ])
 def test_bad_seed(seed, error, message):
     with pytest.raises(error, match=message):
         as_generator(seed)
+    with pytest.raises(error, match=f"^Autoencoder: {message}"):
+        as_generator(seed, "Autoencoder")

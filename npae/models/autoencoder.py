@@ -74,23 +74,18 @@ class Autoencoder(BaseAutoencoder):
                  optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
                  weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
                  dtype=None, verbose=0, random_state=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.hidden_sizes = hidden_sizes
         self.code_size = code_size
         self.activation = activation
         self.code_activation = code_activation
         self.output_activation = output_activation
         self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.dtype = dtype
-        self.verbose = verbose
-        self.random_state = random_state
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()

@@ -56,19 +56,14 @@ class LinearAutoencoder(BaseAutoencoder):
                  learning_rate=3e-3, epochs=400, batch_size=32, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
                  verbose=0, random_state=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.n_components = n_components
         self.solver = solver
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.dtype = dtype
-        self.verbose = verbose
-        self.random_state = random_state
 
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
@@ -113,6 +108,7 @@ class LinearAutoencoder(BaseAutoencoder):
             self._train(self.network_, self._step, self._evaluate, X,
                         callbacks=callbacks or ())
         self.components_ = self._subspace()
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
     def _subspace(self):

@@ -79,6 +79,11 @@ class StackedAutoencoder(BaseAutoencoder):
                  output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
                  batch_size=64, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
                  patience=10, dtype=None, verbose=0, random_state=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.layer_sizes = layer_sizes
         self.pretrain_epochs = pretrain_epochs
         self.finetune_epochs = finetune_epochs
@@ -87,20 +92,10 @@ class StackedAutoencoder(BaseAutoencoder):
         self.code_activation = code_activation
         self.output_activation = output_activation
         self.loss = loss
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.dtype = dtype
-        self.verbose = verbose
-        self.random_state = random_state
 
     @property
     def epochs(self):
-        """The fine-tuning epochs: what ``BaseAutoencoder`` calls ``epochs``."""
+        """The fine-tuning epochs: what ``TrainedEstimator`` trains for by default."""
         return self.finetune_epochs
 
     def _check_hyperparameters(self):
@@ -179,6 +174,7 @@ class StackedAutoencoder(BaseAutoencoder):
                                epochs=self.finetune_epochs, callbacks=callbacks or (),
                                description="fine-tune")
         self.history_ = {**history, **{key: list(values) for key, values in finetune.items()}}
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
 

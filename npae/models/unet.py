@@ -24,68 +24,12 @@ from npae.layers.crop import Concat, Crop2D, center_crop
 from npae.layers.initializers import init_for
 from npae.layers.pool import MaxPool2D
 from npae.layers.upsample import Upsample2D
-from npae.models.base import BaseAutoencoder
+from npae.metrics import iou_score
+from npae.models.base import TrainedEstimator
 from npae.models.conv import check_image_ndim
 from npae.network import Network, Sequential
 
 UPS = ("transposed", "upsample")
-AVERAGES = ("binary", "macro")
-
-
-# -- the metric --------------------------------------------------------------------
-def iou_score(y_true, y_pred, average="binary"):
-    """Intersection over union ``|T and P| / |T or P|`` of segmentation masks.
-
-    Pixels of all images are pooled (as ``sklearn.metrics.jaccard_score`` on
-    the flattened arrays), so large and small images weigh by their pixels.
-
-    Parameters
-    ----------
-    y_true, y_pred : array-like of the same shape
-        Binary masks (values 0 and 1) for ``average="binary"``; class labels
-        (integers >= 0) for ``average="macro"``.
-    average : {"binary", "macro"}, default "binary"
-        ``"binary"``: the IoU of the foreground (label 1); if neither mask
-        has a foreground pixel they agree perfectly and the score is 1.
-        ``"macro"``: the mean of the per-class IoUs over the classes present
-        in ``y_true`` or ``y_pred`` (a class absent from both has an undefined
-        0 / 0 IoU and is left out; one predicted but absent counts as 0).
-
-    Returns
-    -------
-    float in [0, 1]
-
-    Examples
-    --------
-    >>> iou_score([[1, 1, 0, 0]], [[1, 0, 1, 0]])  # 1 pixel in common, 3 in the union
-    0.3333333333333333
-    """
-    check_choice(average, "average", "iou_score", AVERAGES)
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"iou_score expected y_true and y_pred of the same shape, got {y_true.shape} "
-            f"and {y_pred.shape}"
-        )
-    if y_true.size == 0:
-        raise ValueError("iou_score expected non-empty masks, got size 0")
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if average == "binary" and not np.all((y == 0) | (y == 1)):
-            raise ValueError(f"iou_score(average='binary') expected {name} of 0s and 1s")
-        if average == "macro" and not np.all((y >= 0) & (y == np.round(y))):
-            raise ValueError(f"iou_score(average='macro') expected {name} of integer labels >= 0")
-    if average == "binary":
-        t, p = y_true == 1, y_pred == 1
-        union = np.count_nonzero(t | p)
-        return 1.0 if union == 0 else float(np.count_nonzero(t & p) / union)
-    t, p = y_true.astype(np.int64).ravel(), y_pred.astype(np.int64).ravel()
-    k = int(max(t.max(), p.max())) + 1
-    # confusion[i, j] = pixels of true class i predicted as j
-    confusion = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
-    intersection = np.diag(confusion)
-    union = confusion.sum(axis=0) + confusion.sum(axis=1) - intersection
-    present = union > 0
-    return float(np.mean(intersection[present] / union[present]))
 
 
 # -- sizes -------------------------------------------------------------------------
@@ -253,7 +197,7 @@ class UNetNetwork(Network):
 
 
 # -- the estimator -----------------------------------------------------------------------
-class UNet(BaseAutoencoder):
+class UNet(TrainedEstimator):
     """U-Net for per-pixel segmentation: ``fit(X, Y)`` with masks, ``predict(X)``.
 
     Level ``d`` (``d = 0, ..., depth``) works with ``base_channels 2^d``
@@ -342,7 +286,7 @@ class UNet(BaseAutoencoder):
     output_shape_ : tuple
         ``(out_channels, h, w)``, the shape of the logits of one image.
     code_shape_ : tuple
-        Shape of the bottleneck map of one image (what ``transform`` returns).
+        Shape of the bottleneck map of one image (what ``encode`` returns).
     n_features_in_ : int
 
     Examples
@@ -365,6 +309,11 @@ class UNet(BaseAutoencoder):
                  learning_rate=3e-3, epochs=30, batch_size=16, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
                  verbose=0, random_state=None):
+        super().__init__(
+            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.depth = depth
@@ -373,17 +322,7 @@ class UNet(BaseAutoencoder):
         self.padding = padding
         self.activation = activation
         self.up = up
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.dtype = dtype
-        self.verbose = verbose
-        self.random_state = random_state
 
     # -- building -------------------------------------------------------------------
     def _check_hyperparameters(self):
@@ -519,12 +458,13 @@ class UNet(BaseAutoencoder):
         callbacks : list of npae.train.Callback, optional
         checkpoint, checkpoint_every, resume
             Periodic checkpoints and bit-identical resumption, as in
-            ``BaseAutoencoder.fit``.
+            ``npae.Autoencoder.fit``.
         """
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
         Y = self._check_targets(Y, X.shape[0])
         self._train(self.network_, self._step, self._evaluate, X, Y, callbacks=callbacks or ())
+        self._checkpointing = None  # done: let go of its records and weights
         return self
 
     def _batches(self, X):
@@ -573,21 +513,13 @@ class UNet(BaseAutoencoder):
         check_is_fitted(self, "network_")
         return np.ascontiguousarray(center_crop(np.asarray(Y), *self.output_shape_[1:]))
 
-    def transform(self, X):
-        """The bottleneck feature maps ``(N, *code_shape_)`` (the deepest encoder block)."""
+    def encode(self, X):
+        """The bottleneck feature maps ``(N, *code_shape_)`` (the deepest encoder block).
+
+        A U-Net is no autoencoder: it has no ``transform``, ``inverse_transform``
+        or ``reconstruct``, since its decoder reads the encoder's skip maps
+        too, not only the bottleneck, and predicts masks, not its input.
+        """
         X = self._validate(X)
         return np.concatenate([self.network_.encode(xb, training=False)[0]
                                for xb in self._batches(X)])
-
-    def inverse_transform(self, Z):
-        """Not available: the decoder also needs the skip maps, not only the bottleneck."""
-        raise NotImplementedError(
-            "UNet cannot decode from the bottleneck alone: its decoder also reads the "
-            "encoder's skip maps; use predict(X) or predict_proba(X)"
-        )
-
-    def reconstruct(self, X):
-        """Not available: a U-Net maps images to masks, it does not reconstruct them."""
-        raise NotImplementedError(
-            "UNet does not reconstruct its input: it predicts masks, use predict(X)"
-        )

@@ -1,10 +1,9 @@
-"""Tests of npae.models.unet: the U-Net graph, its gradients, the metric and the estimator."""
+"""Tests of npae.models.unet: the U-Net graph, its gradients and the estimator."""
 
 import io
 
 import numpy as np
 import pytest
-from sklearn.metrics import jaccard_score
 
 import npae
 from npae import UNet, iou_score
@@ -163,7 +162,7 @@ def test_shapes_with_odd_sizes_and_valid_convolutions(rng, up):
     mask = model.predict(X)
     assert mask.shape == (5, 1, 6, 4)
     np.testing.assert_array_equal(mask, (proba >= 0.5).astype(int))
-    assert model.transform(X).shape == (5, 4, 5, 4)
+    assert model.encode(X).shape == (5, 4, 5, 4)
     assert [c.target_size for c in model.network_.crops] == [(10, 8)]
     assert 0.0 <= model.score(X, Y) <= 1.0
 
@@ -212,51 +211,6 @@ def test_summary_lists_every_stage(rng):
                   "head"):
         assert stage in text
     assert f"total parameters: {model.network_.n_params}" in text
-
-
-# -- the metric ---------------------------------------------------------------------------------
-
-def test_iou_binary_by_hand():
-    y_true = np.array([[1, 1, 0, 0], [0, 1, 1, 0]])
-    y_pred = np.array([[1, 0, 0, 0], [0, 1, 1, 1]])
-    # intersection {(0,0), (1,1), (1,2)} = 3; union adds (0,1), (1,3): 5
-    assert iou_score(y_true, y_pred) == pytest.approx(3 / 5)
-    assert type(iou_score(y_true, y_pred)) is float
-    assert iou_score(y_true, y_true) == 1.0
-    assert iou_score(y_true, 1 - y_true) == 0.0
-    assert iou_score(np.zeros((2, 3)), np.zeros((2, 3))) == 1.0  # nothing to find, nothing found
-    assert iou_score(np.zeros((2, 3)), np.ones((2, 3))) == 0.0
-
-
-def test_iou_macro_by_hand():
-    y_true = np.array([0, 0, 1, 1, 2, 2])
-    y_pred = np.array([0, 1, 1, 1, 2, 0])
-    # class 0: I 1, U 3; class 1: I 2, U 3; class 2: I 1, U 2
-    assert iou_score(y_true, y_pred, average="macro") == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
-    # class 3 absent from both is left out; class 4 predicted but absent counts as 0
-    assert iou_score([0, 0, 1], [0, 0, 1], average="macro") == 1.0
-    assert iou_score([0, 0, 1], [0, 4, 1], average="macro") == pytest.approx((1 / 2 + 1 + 0) / 3)
-
-
-def test_iou_matches_sklearn_jaccard(rng):
-    y_true = rng.integers(0, 4, (3, 5, 6))
-    y_pred = rng.integers(0, 4, (3, 5, 6))
-    want = jaccard_score(y_true.ravel(), y_pred.ravel(), average="macro")
-    assert iou_score(y_true, y_pred, average="macro") == pytest.approx(want, rel=1e-12)
-    t, p = y_true > 1, y_pred > 1
-    assert iou_score(t, p) == pytest.approx(jaccard_score(t.ravel(), p.ravel()), rel=1e-12)
-
-
-@pytest.mark.parametrize("args, match", [
-    (([0, 1], [0, 1, 1]), "same shape"),
-    (([0, 2], [0, 1]), "y_true of 0s and 1s"),
-    (([0, 1], [0.5, 1]), "y_pred of 0s and 1s"),
-    (([0, -1], [0, 1], "macro"), "integer labels >= 0"),
-    (([0, 1], [0, 1], "micro"), "average must be one of"),
-])
-def test_iou_bad_input(args, match):
-    with pytest.raises(ValueError, match=match):
-        iou_score(*args)
 
 
 # -- behaviour: segmentation of the synthetic shapes ------------------------------------------
@@ -383,10 +337,12 @@ def test_bad_hyperparameters_raise_at_fit(rng, params, match):
         model.fit(X, Y)
 
 
-def test_no_decoding_from_the_bottleneck_alone(rng):
-    X, Y = _data(rng, 2, (8, 8))
-    model = _unet(epochs=0).fit(X, Y)
-    with pytest.raises(NotImplementedError, match="skip"):
-        model.inverse_transform(model.transform(X))
-    with pytest.raises(NotImplementedError, match="predict"):
-        model.reconstruct(X)
+def test_a_unet_is_no_autoencoder():
+    """It inherits only the trained base: nothing it would have to refuse."""
+    from npae.models.base import BaseAutoencoder, TrainedEstimator
+
+    assert issubclass(UNet, TrainedEstimator) and not issubclass(UNet, BaseAutoencoder)
+    for method in ("transform", "inverse_transform", "reconstruct", "fit_transform"):
+        assert not hasattr(UNet, method)
+
+

@@ -1,0 +1,88 @@
+"""Tests of npae.models.base: every public method works on a fitted model, none is refused."""
+
+import inspect
+
+import numpy as np
+import pytest
+from sklearn import config_context
+from test_reliability import NAMES, fit_tiny, tiny_targets
+
+from npae.io import estimator_classes
+from npae.models.base import BaseAutoencoder, TrainedEstimator
+
+
+def public_methods(model):
+    """Public methods the fitted ``model`` offers (scikit-learn hides some per model)."""
+    return sorted(name for name in dir(model)
+                  if not name.startswith("_") and inspect.isroutine(getattr(model, name, None)))
+
+
+def valid_arguments(method, model, X, targets, path):
+    """Arguments for ``method`` by parameter name; a required one not known here fails."""
+    arguments = []
+    for p in inspect.signature(method).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if p.name == "X":
+            arguments.append(X)
+        elif p.name in ("y", "Y"):
+            arguments.append(targets[0] if targets else None)
+        elif p.name == "Z":
+            arguments.append(model.transform(X))
+        elif p.name == "n":
+            arguments.append(3)
+        elif p.name == "path":
+            arguments.append(path)
+        elif p.default is p.empty:
+            raise LookupError(f"no valid value known for {method.__qualname__}'s {p.name!r}: "
+                              "add one to valid_arguments")
+    return arguments
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_public_method_raises_not_implemented_on_a_fitted_model(tmp_path, name):
+    model, X = fit_tiny(name)
+    targets = tiny_targets(name, X)
+    path = tmp_path / "model.npz"
+    model.save(path)  # so that load finds a file, whatever the order
+    methods = public_methods(model)
+    assert {"fit", "get_params", "save", "load"} <= set(methods)
+    for method_name in methods:
+        method = getattr(model, method_name)
+        try:
+            if method_name.startswith("set_") and method_name.endswith("_request"):
+                with config_context(enable_metadata_routing=True):  # scikit-learn's routing
+                    method()
+            else:
+                method(*valid_arguments(method, model, X, targets, path))
+        except NotImplementedError as err:
+            pytest.fail(f"{name}.{method_name} raised NotImplementedError: {err}")
+
+
+def test_the_autoencoders_and_the_unet_share_the_trained_base():
+    classes = estimator_classes()
+    trained = {name for name, cls in classes.items() if issubclass(cls, TrainedEstimator)}
+    autoencoders = {name for name, cls in classes.items() if issubclass(cls, BaseAutoencoder)}
+    assert trained == set(NAMES) - {"PCA"}
+    assert autoencoders == trained - {"UNet"}
+    for method in ("transform", "inverse_transform", "reconstruct"):
+        assert not hasattr(classes["UNet"], method)
+        assert all(hasattr(classes[name], method) for name in autoencoders)
+
+
+def test_the_bases_are_abstract_and_not_loadable():
+    for base in (TrainedEstimator, BaseAutoencoder):
+        with pytest.raises(TypeError, match="abstract"):
+            base()
+        assert base.__name__ not in estimator_classes()
+
+
+def test_the_training_settings_are_stored_once_by_the_base(rng):
+    """Each estimator hands them to TrainedEstimator.__init__, which stores them as given."""
+    settings = dict(optimizer="sgd", learning_rate=0.5, batch_size=3, weight_decay=0.25,
+                    validation_fraction=0.5, early_stopping=True, patience=7, dtype="float32",
+                    verbose=2, random_state=np.random.default_rng(0))
+    for name, cls in estimator_classes().items():
+        if issubclass(cls, TrainedEstimator):
+            params = cls(**settings).get_params()
+            assert {k: params[k] for k in settings} == settings, name
