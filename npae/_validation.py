@@ -162,3 +162,13 @@ def check_sizes(sizes, name, owner, allow_empty=True):
     for s in sizes:
         check_int(s, f"each of {name}", owner)
     return tuple(int(s) for s in sizes)
+
+
+def check_float_batch(array, arg, name):
+    """Require a non-empty float32/float64 ndarray (a gradient comes back in its dtype)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} expected {arg} as a numpy array, got {type(array).__name__}")
+    if array.dtype.kind != "f":
+        raise TypeError(f"{name} expected {arg} of dtype float32 or float64, got {array.dtype}")
+    if array.ndim == 0 or array.size == 0:
+        raise ValueError(f"{name} expected a non-empty batch for {arg}, got shape {array.shape}")

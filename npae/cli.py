@@ -272,7 +272,7 @@ def _train_unet(args, overrides, plot):
 
 def cmd_gradcheck(args):
     """Print the float64 gradient-check table of every layer and loss."""
-    from npae import gradcheck, layers, losses
+    from npae import gradcheck, layers, losses, regularizers
 
     rng = np.random.default_rng(args.seed)
     x = rng.normal(size=(4, 6))
@@ -287,8 +287,8 @@ def cmd_gradcheck(args):
         gradcheck.check_loss(losses.binary_cross_entropy, probs, targets),
         gradcheck.check_loss(losses.binary_cross_entropy_with_logits, x, targets),
         gradcheck.check_loss(losses.softmax_cross_entropy, x, rng.integers(0, 6, size=4)),
-        gradcheck.check_loss(losses.l1_activity, x, 0.1),
-        gradcheck.check_loss(losses.sparsity_kl, probs, 0.05, 3.0),
+        gradcheck.check_loss(regularizers.l1_activity, x, 0.1),
+        gradcheck.check_loss(regularizers.sparsity_kl, probs, 0.05, 3.0),
     ]
     worst = 0.0
     for result in checks:

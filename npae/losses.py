@@ -1,12 +1,12 @@
-"""Losses, likelihoods and penalties on the code, each with its gradient.
+"""Reconstruction losses, likelihoods and the Gaussian KL, each with its gradient.
 
 The training functions return ``(value, grad)`` (or several gradients, one
 per input), where ``value`` is a Python float and each gradient has the
 shape and dtype of its input. Reconstruction losses average over every
 entry, like ``torch.nn.MSELoss()``; the negative log-likelihoods and the
-Gaussian KL sum over an example's entries and average over the batch;
-regularizers are summed over code units and averaged over the batch, with
-their weight as an argument. ``bernoulli_log_likelihood``,
+Gaussian KL sum over an example's entries and average over the batch.
+The penalties on the code (sparsity KL, L1 activity, contractive) are in
+``npae.regularizers``. ``bernoulli_log_likelihood``,
 ``gaussian_log_likelihood`` and ``gaussian_kl_per_example`` give one value
 per example (the VAE's ELBO and importance weights).
 """
@@ -14,21 +14,11 @@ per example (the VAE's ELBO and importance weights).
 import numpy as np
 from scipy.special import expit
 
-from npae._validation import check_number
-
-
-def _check_float(array, arg, name):
-    """Require a non-empty float32/float64 ndarray (a gradient comes back in its dtype)."""
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"{name} expected {arg} as a numpy array, got {type(array).__name__}")
-    if array.dtype.kind != "f":
-        raise TypeError(f"{name} expected {arg} of dtype float32 or float64, got {array.dtype}")
-    if array.ndim == 0 or array.size == 0:
-        raise ValueError(f"{name} expected a non-empty batch for {arg}, got shape {array.shape}")
+from npae._validation import check_float_batch, check_number
 
 
 def _check_pair(y_pred, y_true, name):
-    _check_float(y_pred, "y_pred", name)
+    check_float_batch(y_pred, "y_pred", name)
     if not isinstance(y_true, np.ndarray):
         raise TypeError(f"{name} expected y_true as a numpy array, got {type(y_true).__name__}")
     if y_pred.shape != y_true.shape:
@@ -97,7 +87,7 @@ def softmax_cross_entropy(logits, labels, axis=1):
     dL/dz = (softmax(z) - onehot(label)) / (number of positions).
     """
     name = "softmax_cross_entropy"
-    _check_float(logits, "logits", name)
+    check_float_batch(logits, "logits", name)
     z = logits
     labels = np.asarray(labels)
     axis = axis % z.ndim
@@ -208,45 +198,9 @@ def get_loss(name):
     return LOSSES[name]
 
 
-# -- regularizers -----------------------------------------------------------
-
-def l1_activity(a, lam):
-    """L1 sparsity penalty: R = lam * mean over the batch of sum_j |a_j|.
-
-    dR/da = lam * sign(a) / N (0 at a = 0, a subgradient).
-    """
-    _check_float(a, "a", "l1_activity")
-    lam = check_number(lam, "lam", "l1_activity", low=0)
-    n = a.shape[0]
-    value = lam * float(np.abs(a).sum()) / n
-    grad = np.sign(a) * a.dtype.type(lam / n)
-    return value, grad
-
-
-def sparsity_kl(a, rho, beta):
-    """KL sparsity penalty: R = beta * sum_j KL(rho || rho_hat_j).
-
-    ``rho_hat_j = mean_n a_nj`` is the batch-mean activation of code unit j
-    (in (0, 1), e.g. sigmoid codes), and
-    ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``.
-    dR/da_nj = beta * (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N.
-    """
-    _check_float(a, "a", "sparsity_kl")
-    rho = check_number(rho, "rho", "sparsity_kl", low=0, high=1, low_open=True, high_open=True)
-    beta = check_number(beta, "beta", "sparsity_kl", low=0)
-    n = a.shape[0]
-    eps = 1e-12
-    rho_hat = np.clip(a.mean(axis=0), eps, 1 - eps)
-    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
-    value = beta * float(kl.sum())
-    dkl = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
-    grad = np.broadcast_to(beta * dkl / n, a.shape).astype(a.dtype)
-    return value, grad
-
-
 def _check_gaussian(mu, logvar, name):
-    _check_float(mu, "mu", name)
-    _check_float(logvar, "logvar", name)
+    check_float_batch(mu, "mu", name)
+    check_float_batch(logvar, "logvar", name)
     if mu.shape != logvar.shape:
         raise ValueError(f"{name} expected logvar of shape {mu.shape} (as mu), got {logvar.shape}")
 
@@ -275,47 +229,3 @@ def gaussian_kl_per_example(mu, logvar):
     """
     _check_gaussian(mu, logvar, "gaussian_kl_per_example")
     return 0.5 * np.sum(np.exp(logvar) + mu * mu - 1 - logvar, axis=1)
-
-
-def contractive_penalty(x, W, b, activation, lam):
-    """Contractive penalty of one dense layer ``h = f(x W + b)``, exact and in closed form.
-
-    R = lam * mean_n ||J_n||_F^2, where J_n = dh/dx = diag(f'(a_n)) W^T is the
-    Jacobian at example n (a = x W + b). Its squared Frobenius norm needs no
-    Jacobian: ||J_n||_F^2 = sum_j f'(a_nj)^2 s_j with s_j = sum_i W_ij^2.
-
-    With D = f'(a) and N the batch size, the gradient has two paths, through
-    the column norms s and through the pre-activations a (which needs f''):
-
-        dR/da_nj = (2 lam / N) D_nj f''(a_nj) s_j
-        dR/dW_ij = (2 lam / N) W_ij sum_n D_nj^2  +  (x^T dR/da)_ij
-        dR/db = sum_n dR/da_n,      dR/dx = dR/da W^T
-
-    Parameters
-    ----------
-    x : ndarray (N, in_features)
-    W : ndarray (in_features, out_features)
-    b : ndarray (out_features,)
-    activation : npae.layers.Activation
-        The elementwise ``f``, e.g. ``Sigmoid()``; its ``derivative`` and
-        ``second_derivative`` give f' and f''.
-    lam : float >= 0
-
-    Returns
-    -------
-    (value, dx, dW, db)
-
-    See ``npae.regularizers.contractive_penalty_mlp`` for deeper encoders.
-    """
-    lam = check_number(lam, "lam", "contractive_penalty", low=0)
-    n = x.shape[0]
-    a = x @ W + b
-    slope, curvature = activation.derivative(a), activation.second_derivative(a)
-    col_norms = np.sum(W * W, axis=0)  # s_j
-    value = lam * float(np.sum(slope * slope * col_norms)) / n
-    scale = 2.0 * lam / n
-    da = scale * slope * curvature * col_norms
-    dW = scale * W * np.sum(slope * slope, axis=0) + x.T @ da
-    db = da.sum(axis=0)
-    dx = da @ W.T
-    return value, dx, dW, db

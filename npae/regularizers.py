@@ -1,8 +1,12 @@
-"""Regularizers that look inside the encoder: its Jacobian and the contractive penalty.
+"""Penalties on the code, each with its exact gradient: L1 activity, sparsity KL, contractive.
+
+``l1_activity`` and ``sparsity_kl`` penalize the code ``h`` itself (sparse
+autoencoders); they are summed over code units and averaged over the batch,
+with their weight as an argument, and return ``(value, dR/dh)``.
 
 The contractive autoencoder penalizes ``||J_f(x)||_F^2``, the squared
 Frobenius norm of the Jacobian of the encoder ``f`` at each example. For one
-dense layer it has a closed form (``npae.losses.contractive_penalty``). For an
+dense layer it has a closed form (``contractive_penalty``). For an
 encoder of L dense layers with elementwise activations,
 
     a_l = h_{l-1} W_l + b_l,    h_l = f_l(a_l),    h_0 = x,   code = h_L,
@@ -23,10 +27,90 @@ along the ordinary forward pass.
 
 import numpy as np
 
-from npae._validation import check_number
+from npae._validation import check_float_batch, check_number
 from npae.layers.activations import Identity
-from npae.losses import contractive_penalty
 
+# -- penalties on the code h = f(x) ---------------------------------------------
+
+def l1_activity(a, lam):
+    """L1 sparsity penalty: R = lam * mean over the batch of sum_j |a_j|.
+
+    dR/da = lam * sign(a) / N (0 at a = 0, a subgradient).
+    """
+    check_float_batch(a, "a", "l1_activity")
+    lam = check_number(lam, "lam", "l1_activity", low=0)
+    n = a.shape[0]
+    value = lam * float(np.abs(a).sum()) / n
+    grad = np.sign(a) * a.dtype.type(lam / n)
+    return value, grad
+
+
+def sparsity_kl(a, rho, beta):
+    """KL sparsity penalty: R = beta * sum_j KL(rho || rho_hat_j).
+
+    ``rho_hat_j = mean_n a_nj`` is the batch-mean activation of code unit j
+    (in (0, 1), e.g. sigmoid codes), and
+    ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``.
+    dR/da_nj = beta * (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N.
+    """
+    check_float_batch(a, "a", "sparsity_kl")
+    rho = check_number(rho, "rho", "sparsity_kl", low=0, high=1, low_open=True, high_open=True)
+    beta = check_number(beta, "beta", "sparsity_kl", low=0)
+    n = a.shape[0]
+    eps = 1e-12
+    rho_hat = np.clip(a.mean(axis=0), eps, 1 - eps)
+    kl = rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat))
+    value = beta * float(kl.sum())
+    dkl = -rho / rho_hat + (1 - rho) / (1 - rho_hat)
+    grad = np.broadcast_to(beta * dkl / n, a.shape).astype(a.dtype)
+    return value, grad
+
+
+def contractive_penalty(x, W, b, activation, lam):
+    """Contractive penalty of one dense layer ``h = f(x W + b)``, exact and in closed form.
+
+    R = lam * mean_n ||J_n||_F^2, where J_n = dh/dx = diag(f'(a_n)) W^T is the
+    Jacobian at example n (a = x W + b). Its squared Frobenius norm needs no
+    Jacobian: ||J_n||_F^2 = sum_j f'(a_nj)^2 s_j with s_j = sum_i W_ij^2.
+
+    With D = f'(a) and N the batch size, the gradient has two paths, through
+    the column norms s and through the pre-activations a (which needs f''):
+
+        dR/da_nj = (2 lam / N) D_nj f''(a_nj) s_j
+        dR/dW_ij = (2 lam / N) W_ij sum_n D_nj^2  +  (x^T dR/da)_ij
+        dR/db = sum_n dR/da_n,      dR/dx = dR/da W^T
+
+    Parameters
+    ----------
+    x : ndarray (N, in_features)
+    W : ndarray (in_features, out_features)
+    b : ndarray (out_features,)
+    activation : npae.layers.Activation
+        The elementwise ``f``, e.g. ``Sigmoid()``; its ``derivative`` and
+        ``second_derivative`` give f' and f''.
+    lam : float >= 0
+
+    Returns
+    -------
+    (value, dx, dW, db)
+
+    See ``contractive_penalty_mlp`` for deeper encoders.
+    """
+    lam = check_number(lam, "lam", "contractive_penalty", low=0)
+    n = x.shape[0]
+    a = x @ W + b
+    slope, curvature = activation.derivative(a), activation.second_derivative(a)
+    col_norms = np.sum(W * W, axis=0)  # s_j
+    value = lam * float(np.sum(slope * slope * col_norms)) / n
+    scale = 2.0 * lam / n
+    da = scale * slope * curvature * col_norms
+    dW = scale * W * np.sum(slope * slope, axis=0) + x.T @ da
+    db = da.sum(axis=0)
+    dx = da @ W.T
+    return value, dx, dW, db
+
+
+# -- the contractive penalty of a deep encoder --------------------------------------
 
 def block_arrays(blocks):
     """``(weights, biases, activations)`` lists from ``(dense, activation)`` blocks.
@@ -115,7 +199,7 @@ def contractive_penalty_mlp(x, weights, biases, activations, lam):
         da_l = dD_l f_l''(a_l) + dh_l D_l
         dW_l += h_{l-1}^T da_l,   db_l = sum_n da_l,   dh_{l-1} = da_l W_l^T
 
-    For one layer this equals ``npae.losses.contractive_penalty``.
+    For one layer this equals ``contractive_penalty``.
 
     Parameters
     ----------
@@ -168,7 +252,7 @@ def add_contractive_penalty(x, blocks, lam):
 
     ``blocks`` are the encoder's ``(dense, activation)`` pairs (see
     ``npae.network.dense_blocks``). One layer uses the closed form of
-    ``npae.losses.contractive_penalty``; deeper encoders use
+    ``contractive_penalty``; deeper encoders use
     ``contractive_penalty_mlp``. Returns the penalty's value.
     """
     weights, biases, activations = block_arrays(blocks)

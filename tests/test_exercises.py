@@ -9,7 +9,7 @@ import pytest
 from scipy.special import expit
 
 import npae
-from npae import exercises, losses
+from npae import exercises, losses, regularizers
 from npae.exercises.grading import grade
 from npae.layers import Conv2D, Dense, MaxPool2D, ReLU, Sigmoid, Tanh, Upsample2D
 
@@ -390,12 +390,12 @@ def test_mse_and_bce_gradients_are_npae_losses(rng):
 def test_sparsity_kl_gradient_is_npae_losses(rng):
     a = expit(rng.normal(size=(9, 4)) - 1)
     np.testing.assert_allclose(solution("sparsity_kl_gradient")(a, 0.05, 3.0),
-                               losses.sparsity_kl(a, 0.05, 3.0)[1], rtol=1e-10)
+                               regularizers.sparsity_kl(a, 0.05, 3.0)[1], rtol=1e-10)
 
 
 def test_contractive_gradient_is_npae_losses(rng):
     x, W, b = rng.normal(size=(6, 4)), 0.5 * rng.normal(size=(4, 3)), rng.normal(size=3)
-    _, _, dW, db = losses.contractive_penalty(x, W, b, Sigmoid(), 0.4)
+    _, _, dW, db = regularizers.contractive_penalty(x, W, b, Sigmoid(), 0.4)
     ours = solution("contractive_sigmoid_gradient")(x, W, b, 0.4)
     np.testing.assert_allclose(ours[0], dW, rtol=1e-10)
     np.testing.assert_allclose(ours[1], db, rtol=1e-10)

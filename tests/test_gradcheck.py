@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npae import Autoencoder, losses
+from npae import Autoencoder, losses, regularizers
 from npae.gradcheck import (
     check_arrays,
     check_layer,
@@ -142,7 +142,7 @@ def test_float32_arrays_are_refused():
 
 
 def test_check_loss_passes_extra_arguments_through(rng):
-    result = check_loss(losses.sparsity_kl, rng.uniform(0.1, 0.9, size=(4, 3)), 0.1, beta=2.0)
+    result = check_loss(regularizers.sparsity_kl, rng.uniform(0.1, 0.9, size=(4, 3)), 0.1, beta=2.0)
     assert list(result) == ["a"] and result.passed()
     result = check_loss(losses.softmax_cross_entropy, rng.normal(size=(4, 3)),
                         np.array([0, 2, 1, 0]))

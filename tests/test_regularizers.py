@@ -1,13 +1,15 @@
-"""Regularizers: the contractive penalty (closed form and deep), the encoder Jacobian,
-and the sparsity penalties as they are used, on a code computed by layers."""
+"""Regularizers: the L1 and sparsity-KL penalties on the code, the contractive penalty
+(closed form and deep), the encoder Jacobian, and the penalties on a code computed by layers."""
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from scipy import stats
 
-from npae import losses
-from npae.gradcheck import check_arrays
+from npae import regularizers
+from npae.gradcheck import check_arrays, check_loss
 from npae.layers import Dense, Identity, Sigmoid, Softplus, Tanh
 from npae.network import dense_blocks, mlp
 from npae.regularizers import (
@@ -22,6 +24,7 @@ SMOOTH = {"sigmoid": Sigmoid, "tanh": Tanh, "softplus": Softplus, "identity": Id
 seeds = st.integers(0, 2**16)
 widths = st.integers(1, 5)
 smooth = st.sampled_from(sorted(SMOOTH))
+batches = hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6)
 
 
 def _mlp_arrays(rng, sizes, names):
@@ -68,8 +71,8 @@ def test_contractive_penalty_gradient(n, d, k, name, lam, seed):
     x, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, k)), rng.normal(size=k)
     W, b = _unsaturated(x, W, b)
     f = SMOOTH[name]()
-    _, dx, dW, db = losses.contractive_penalty(x, W, b, f, lam)
-    result = check_arrays(lambda: losses.contractive_penalty(x, W, b, f, lam)[0],
+    _, dx, dW, db = regularizers.contractive_penalty(x, W, b, f, lam)
+    result = check_arrays(lambda: regularizers.contractive_penalty(x, W, b, f, lam)[0],
                           {"x": x, "W": W, "b": b}, {"x": dx, "W": dW, "b": db})
     assert result.max_error < 1e-6, result.table()
 
@@ -80,15 +83,15 @@ def test_contractive_penalty_is_the_mean_squared_jacobian_norm(n, d, k, name, se
     x, W, b = rng.normal(size=(n, d)), rng.normal(size=(d, k)), rng.normal(size=k)
     f = SMOOTH[name]()
     J = _finite_difference_jacobian(lambda z: f.function(z @ W + b), x)
-    value = losses.contractive_penalty(x, W, b, f, 0.5)[0]
+    value = regularizers.contractive_penalty(x, W, b, f, 0.5)[0]
     assert value == pytest.approx(0.5 * np.sum(J**2) / n, rel=1e-6, abs=1e-12)
 
 
 def test_contractive_penalty_by_hand():
     # a = 0 everywhere, sigmoid'(0) = 1/4: ||J||^2 = (1/16) * sum_ij W_ij^2 per example
     W = np.array([[1.0, -2.0], [3.0, 0.5]])
-    value, dx, dW, db = losses.contractive_penalty(np.zeros((3, 2)), W, np.zeros(2), Sigmoid(),
-                                                   lam=2.0)
+    value, dx, dW, db = regularizers.contractive_penalty(np.zeros((3, 2)), W, np.zeros(2),
+                                                         Sigmoid(), lam=2.0)
     assert value == pytest.approx(2.0 * (1 + 4 + 9 + 0.25) / 16)
     # sigmoid''(0) = 0, so only the path through the column norms remains
     np.testing.assert_allclose(dW, 2 * 2.0 / 3 * W * 3 / 16)
@@ -98,13 +101,14 @@ def test_contractive_penalty_by_hand():
 def test_contractive_penalty_keeps_float32():
     rng = np.random.default_rng(0)
     x, W, b = (rng.normal(size=s).astype(np.float32) for s in [(4, 3), (3, 2), (2,)])
-    _, dx, dW, db = losses.contractive_penalty(x, W, b, Sigmoid(dtype="float32"), 0.1)
+    _, dx, dW, db = regularizers.contractive_penalty(x, W, b, Sigmoid(dtype="float32"), 0.1)
     assert dx.dtype == dW.dtype == db.dtype == np.float32
 
 
 def test_contractive_penalty_rejects_negative_lam():
     with pytest.raises(ValueError, match="lam must be >= 0, got -1.0"):
-        losses.contractive_penalty(np.ones((2, 2)), np.ones((2, 2)), np.ones(2), Sigmoid(), -1.0)
+        regularizers.contractive_penalty(np.ones((2, 2)), np.ones((2, 2)), np.ones(2), Sigmoid(),
+                                         -1.0)
 
 
 # -- deeper encoders --------------------------------------------------------------------
@@ -146,7 +150,7 @@ def test_one_layer_mlp_penalty_equals_closed_form(n, d, k, name, seed):
     rng = np.random.default_rng(seed)
     (W,), (b,), (f,) = _mlp_arrays(rng, [d, k], [name])
     x = rng.normal(size=(n, d))
-    closed = losses.contractive_penalty(x, W, b, f, 0.7)
+    closed = regularizers.contractive_penalty(x, W, b, f, 0.7)
     deep = contractive_penalty_mlp(x, [W], [b], [f], 0.7)
     assert deep[0] == pytest.approx(closed[0], rel=1e-12)
     for mine, theirs in [(deep[1], closed[1]), (deep[2][0], closed[2]), (deep[3][0], closed[3])]:
@@ -207,12 +211,81 @@ def _code_penalty_check(penalty, n, d, k, seed):
 @given(n=widths, d=widths, k=widths, rho=st.floats(0.01, 0.1), beta=st.floats(0.01, 10),
        seed=seeds)
 def test_sparsity_kl_through_a_sigmoid_code(n, d, k, rho, beta, seed):
-    result = _code_penalty_check(lambda h: losses.sparsity_kl(h, rho, beta), n, d, k, seed)
+    result = _code_penalty_check(lambda h: regularizers.sparsity_kl(h, rho, beta), n, d, k, seed)
     assert result.max_error < 1e-6, result.table()
 
 
 @given(n=widths, d=widths, k=widths, lam=st.floats(0.01, 10), seed=seeds)
 def test_l1_activity_through_a_sigmoid_code(n, d, k, lam, seed):
     # sigmoid codes are > 0, away from the kink of |h|
-    result = _code_penalty_check(lambda h: losses.l1_activity(h, lam), n, d, k, seed)
+    result = _code_penalty_check(lambda h: regularizers.l1_activity(h, lam), n, d, k, seed)
     assert result.max_error < 1e-6, result.table()
+
+
+# -- the penalties on the code: L1 activity and sparsity KL ---------------------------
+
+@given(shape=batches, lam=st.floats(0.01, 10), seed=seeds)
+def test_l1_activity_gradient(shape, lam, seed):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=shape)
+    a = np.where(a >= 0, a + 0.05, a - 0.05)  # away from the kink at 0
+    result = check_loss(regularizers.l1_activity, a, lam)
+    assert result.max_error < 1e-6, result.table()
+
+
+@given(shape=batches, rho=st.floats(0.01, 0.5), beta=st.floats(0.1, 5), seed=seeds)
+def test_sparsity_kl_gradient(shape, rho, beta, seed):
+    a = np.random.default_rng(seed).uniform(0.05, 0.95, size=shape)
+    result = check_loss(regularizers.sparsity_kl, a, rho, beta)
+    assert result.max_error < 1e-6, result.table()
+
+
+def test_l1_activity_by_hand():
+    a = np.array([[1.0, -2.0], [0.0, 3.0]])
+    value, grad = regularizers.l1_activity(a, lam=0.5)
+    assert value == pytest.approx(0.5 * 6 / 2)
+    np.testing.assert_allclose(grad, 0.5 * np.sign(a) / 2)
+
+
+def test_sparsity_kl_by_hand():
+    a = np.array([[0.1, 0.5], [0.3, 0.3]])  # rho_hat = (0.2, 0.4)
+    rho, beta = 0.2, 3.0
+    value, grad = regularizers.sparsity_kl(a, rho, beta)
+
+    def kl(r):
+        return rho * np.log(rho / r) + (1 - rho) * np.log((1 - rho) / (1 - r))
+
+    assert value == pytest.approx(beta * (kl(0.2) + kl(0.4)))
+    d = beta * (-rho / np.array([0.2, 0.4]) + (1 - rho) / (1 - np.array([0.2, 0.4]))) / 2
+    np.testing.assert_allclose(grad, np.tile(d, (2, 1)))
+    assert grad[0, 0] == pytest.approx(0)  # rho_hat = rho: no pull
+    assert grad[0, 1] > 0  # rho_hat > rho: push activations down
+
+
+def test_sparsity_kl_equals_bernoulli_kl():
+    a = np.array([[0.3], [0.5]])
+    value, _ = regularizers.sparsity_kl(a, rho=0.05, beta=1.0)
+    assert value == pytest.approx(stats.entropy([0.05, 0.95], [0.4, 0.6]))
+
+
+@pytest.mark.parametrize("penalty, args", [(regularizers.l1_activity, (0.1,)),
+                                           (regularizers.sparsity_kl, (0.1, 2.0))])
+def test_code_penalties_keep_float32(penalty, args, rng):
+    a = rng.uniform(0.1, 0.9, size=(4, 3)).astype(np.float32)
+    value, grad = penalty(a, *args)
+    assert isinstance(value, float) and np.isfinite(value)
+    assert grad.dtype == np.float32 and grad.shape == a.shape
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda a: regularizers.l1_activity(a, -1.0), ValueError, "lam must be >= 0, got -1.0"),
+    (lambda a: regularizers.l1_activity(a.tolist(), 1.0), TypeError,
+     "a as a numpy array, got list"),
+    (lambda a: regularizers.sparsity_kl(a, 1.0, 1.0), ValueError, "rho must be < 1, got 1.0"),
+    (lambda a: regularizers.sparsity_kl(a, 0.0, 1.0), ValueError, "rho must be > 0, got 0.0"),
+    (lambda a: regularizers.sparsity_kl(a, 0.1, -2.0), ValueError, "beta must be >= 0, got -2.0"),
+    (lambda a: regularizers.sparsity_kl(a[:0], 0.1, 1.0), ValueError, "non-empty batch"),
+])
+def test_code_penalties_bad_input(call, error, message):
+    with pytest.raises(error, match=message):
+        call(np.full((2, 2), 0.5))

@@ -1,6 +1,6 @@
 """Exercises on penalties on the code: the sparsity KL and the contractive penalty.
 
-Conventions of ``npae.losses``: a penalty is summed over code units and
+Conventions of ``npae.regularizers``: a penalty is summed over code units and
 averaged over the batch of N examples, with its weight (``beta``, ``lam``)
 as an argument.
 """
@@ -42,7 +42,7 @@ def sparsity_kl_gradient(a, rho, beta):
     ``dKL/dr = -rho / r + (1 - rho) / (1 - r)`` and ``d rho_hat_j / d a_nj = 1 / N``.
     UFLDL adds ``beta (-rho / rho_hat + (1 - rho) / (1 - rho_hat))`` to the
     hidden layer's delta of every example; there the 1 / N comes with the
-    mean over the batch taken later. Here, as in ``npae.losses.sparsity_kl``,
+    mean over the batch taken later. Here, as in ``npae.regularizers.sparsity_kl``,
     the gradient is of R itself.
     """
     n = a.shape[0]
@@ -112,7 +112,7 @@ def contractive_sigmoid_gradient(x, W, b, lam):
     ``D = h (1 - h)`` the sigmoid's slope at ``a = x W + b``, so
     ``||J_n||_F^2 = sum_j D_nj^2 s_j`` with the column norms
     ``s_j = sum_i W_ij^2``, and ``R = (lam / N) sum_nj D_nj^2 s_j``
-    (``npae.losses.contractive_penalty``). W enters twice, through ``s``
+    (``npae.regularizers.contractive_penalty``). W enters twice, through ``s``
     and through ``D``:
 
     - through s: ``dR/dW_ij += (2 lam / N) W_ij sum_n D_nj^2``;

@@ -29,7 +29,7 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
     Both the value and the gradient of the penalty are exact. With no hidden
     layer (``hidden_sizes=()``, the classic CAE) the closed form
     ``||J||_F^2 = sum_j f'(a_j)^2 sum_i W_ij^2`` is used
-    (``npae.losses.contractive_penalty``). With hidden layers the Jacobian
+    (``npae.regularizers.contractive_penalty``). With hidden layers the Jacobian
     ``J = diag(f_L') W_L^T ... diag(f_1') W_1^T`` is built by reverse-mode
     accumulation from the code side, one backward pass per code unit, all at
     once, and the penalty is differentiated by reverse mode through that

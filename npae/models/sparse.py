@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from npae import losses
+from npae import regularizers
 from npae._validation import check_choice, check_number
 from npae.models.autoencoder import Autoencoder
 from npae.network import dense_blocks
@@ -91,7 +91,7 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     The penalty's gradient joins the decoder's gradient at the code:
     ``dR/dh_nj = beta (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N``
     for "kl" (every example of the batch shares it), ``lam sign(h_nj) / N``
-    for "l1". See ``npae.losses.sparsity_kl`` and ``npae.losses.l1_activity``.
+    for "l1". See ``npae.regularizers.sparsity_kl`` and ``npae.regularizers.l1_activity``.
 
     Examples
     --------
@@ -136,8 +136,8 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
 
     def _code_penalty(self, code):
         if self.penalty == "kl":
-            return losses.sparsity_kl(code, self.rho, self.beta)
-        return losses.l1_activity(code, self.lam)
+            return regularizers.sparsity_kl(code, self.rho, self.beta)
+        return regularizers.l1_activity(code, self.lam)
 
     def fit(self, X, y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
         """Train on ``X``, then record each code unit's mean activation; returns ``self``.

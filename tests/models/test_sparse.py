@@ -41,7 +41,7 @@ def test_the_penalty_is_part_of_the_loss(rng):
     with_penalty = model._step(X, X)
     model.beta = 0.0
     code = model.encoder_.forward(X)
-    penalty = npae.losses.sparsity_kl(code, model.rho, 3.0)[0]
+    penalty = npae.regularizers.sparsity_kl(code, model.rho, 3.0)[0]
     assert with_penalty == pytest.approx(model._step(X, X) + penalty, rel=1e-12)
     assert penalty > 0.1
 
