@@ -256,4 +256,8 @@ def test_page_renders_in_chromium(name, site, server, browser):
         if name == "lesson":
             browser.execute_script(
                 "document.querySelector('.cell_output img').scrollIntoView({block: 'center'})")
+        if name == "landing":  # the whole page, down to the formula
+            height = browser.execute_script("return document.documentElement.scrollHeight")
+            browser.set_window_size(1400, height)
         browser.save_screenshot(str(pathlib.Path(screens) / f"{name}.png"))
+        browser.set_window_size(1400, 1600)
