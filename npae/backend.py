@@ -165,6 +165,8 @@ class KernelTable:
         The NumPy twin of each kernel, under the kernel's name, with the
         kernel's signature and results.
 
+    Notes
+    -----
     Calling the table with a backend name, or None for the global switch,
     returns a namespace of the functions to run (see the module docstring).
     """

@@ -346,6 +346,7 @@ def _model_list(text):
 
 
 def build_parser():
+    """The ``npae`` argument parser, with every subcommand and option."""
     import npae
 
     parser = argparse.ArgumentParser(
@@ -411,6 +412,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run the ``npae`` command on ``argv`` (default ``sys.argv[1:]``); return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -147,21 +147,21 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     Shape
     -----
-    X : (n_samples, n_features) -> Z : (n_samples, n_components_).
+    X : (n_samples, n_features) -> Z : ``(n_samples, n_components_)``.
     float32 input gives float32 attributes and output (computed with
     ``scipy.linalg`` in float32); anything else is computed in float64.
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components_, n_features)
+    components_ : ndarray of shape ``(n_components_, n_features)``
         Principal axes, orthonormal rows, by decreasing variance.
     mean_ : ndarray of shape (n_features,)
         Per-feature mean of the training data.
-    explained_variance_ : ndarray of shape (n_components_,)
+    explained_variance_ : ndarray of shape ``(n_components_,)``
         Eigenvalues of the covariance (``n - 1`` degrees of freedom).
-    explained_variance_ratio_ : ndarray of shape (n_components_,)
+    explained_variance_ratio_ : ndarray of shape ``(n_components_,)``
         ``explained_variance_ / total variance``.
-    singular_values_ : ndarray of shape (n_components_,)
+    singular_values_ : ndarray of shape ``(n_components_,)``
         Singular values of the centred data, ``sqrt((n - 1) variance)``.
     noise_variance_ : float
         Mean of the discarded eigenvalues (probabilistic PCA's sigma^2;
@@ -260,7 +260,7 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_components_)
+        Z : ndarray of shape ``(n_samples, n_components_)``
         """
         check_is_fitted(self)
         X = _check_2d(X, self.components_.dtype, self.n_features_in_)
@@ -272,7 +272,7 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features_in_)
+        X_hat : ndarray of shape ``(n_samples, n_features_in_)``
         """
         check_is_fitted(self)
         Z = _check_2d(Z, self.components_.dtype, self.n_components_)

@@ -44,7 +44,7 @@ def numerical_gradient(f, array, eps=1e-6):
 
 
 def relative_error(analytic, numeric):
-    """max |a - n| scaled by the largest magnitude in either (see module doc)."""
+    """max ``|a - n|`` scaled by the largest magnitude in either (see module doc)."""
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
     if analytic.shape != numeric.shape:

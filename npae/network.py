@@ -120,7 +120,7 @@ class Network:
 
 
 class Sequential(Network):
-    """Compose layers: ``y = f_L(... f_2(f_1(x)))``.
+    """Compose layers: ``y = f_L(...(f_2(f_1(x))))``.
 
     ``forward`` calls each layer's ``forward`` in order; ``backward`` applies
     the chain rule in reverse, calling each layer's ``backward`` with dL/dy

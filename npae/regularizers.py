@@ -33,7 +33,7 @@ from npae.layers.activations import Identity
 # -- penalties on the code h = f(x) ---------------------------------------------
 
 def l1_activity(a, lam):
-    """L1 sparsity penalty: R = lam * mean over the batch of sum_j |a_j|.
+    """L1 sparsity penalty: R = lam * mean over the batch of sum_j ``|a_j|``.
 
     dR/da = lam * sign(a) / N (0 at a = 0, a subgradient).
     """

@@ -1,7 +1,7 @@
 """Datasets: the 8x8 digits and an MNIST sample (offline), MNIST / Fashion-MNIST IDX files, shapes.
 
 Every loader returns ``(X, y, image_shape)``: ``X`` float in [0, 1], flat
-(n, d) by default or NCHW images (n, *image_shape) with ``return_images=True``;
+(n, d) by default or NCHW images ``(n, *image_shape)`` with ``return_images=True``;
 ``y`` int64 labels; ``image_shape`` the (channels, height, width) of one
 example. Nothing here touches the network unless ``load_mnist(download=True)``
 is asked to.

@@ -27,7 +27,7 @@ def _dense_backward(grad_out, x, W, dW=None, db=None, input_grad=True):
 
 
 class Dense(Layer):
-    """Affine map ``y = x @ W + b``.
+    r"""Affine map ``y = x @ W + b``.
 
     Parameters
     ----------
@@ -50,10 +50,18 @@ class Dense(Layer):
     Notes
     -----
     Backward, with g = dL/dy:  dL/dx = g W^T,  dL/dW = x^T g,
-    dL/db = sum over the batch of g. The products land in scratch arrays
-    kept between steps and are then added into ``grads`` (gradients
-    accumulate); ``backward(g, input_grad=False)`` skips dL/dx, one of the
-    three matrix products, for a layer that sees the data.
+    dL/db = sum over the batch of g, that is
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g W^\top, \qquad
+        \frac{\partial L}{\partial W} = x^\top g, \qquad
+        \frac{\partial L}{\partial b} = \sum_{n=1}^{N} g_n .
+
+    The products land in scratch arrays kept between steps and are then
+    added into ``grads`` (gradients accumulate);
+    ``backward(g, input_grad=False)`` skips dL/dx, one of the three matrix
+    products, for a layer that sees the data.
 
     Examples
     --------

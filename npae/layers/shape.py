@@ -27,7 +27,7 @@ class Flatten(Layer):
 
 
 class Reshape(Layer):
-    """(N, prod(shape)) -> (N, *shape).  Backward: reshape g back.
+    """``(N, prod(shape)) -> (N, *shape)``.  Backward: reshape g back.
 
     Parameters
     ----------

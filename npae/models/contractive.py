@@ -48,9 +48,10 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         involves f' and f'' (ReLU's f' is a step, so only its W term acts).
     code_activation : str, default "sigmoid"
     output_activation : str, default "sigmoid"
-    loss, optimizer, learning_rate, epochs, batch_size, weight_decay,
-    validation_fraction, early_stopping, patience, dtype, verbose, random_state
+    loss, optimizer, learning_rate, epochs, batch_size, weight_decay, validation_fraction
         As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2).
+    early_stopping, patience, dtype, verbose, random_state
+        As in ``npae.Autoencoder``.
 
     Attributes
     ----------

@@ -7,7 +7,7 @@ from npae.noise import NOISES, corrupt
 
 
 class DenoisingAutoencoder(FiltersMixin, Autoencoder):
-    """Autoencoder trained to undo corruption: ``x_tilde ~ q(. | x) -> g(f(x_tilde)) ~ x``.
+    """Autoencoder trained to undo corruption: ``x_tilde ~ q(x_tilde | x)``, ``g(f(x_tilde)) ~ x``.
 
     Each minibatch is corrupted afresh (new noise every batch and every
     epoch, drawn from the model's one seeded generator) and the loss compares
@@ -30,11 +30,12 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         setting each entry to 0 or 1 with probability ``noise_level``.
     noise_level : float, default 0.3
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
-    activation, code_activation, output_activation, loss, optimizer,
-    learning_rate, epochs, batch_size, weight_decay, validation_fraction,
-    early_stopping, patience, dtype, verbose, random_state
+    activation, code_activation, output_activation, loss, optimizer, learning_rate
+        As in ``npae.Autoencoder``.
+    epochs, batch_size, weight_decay, validation_fraction, early_stopping, patience
+        As in ``npae.Autoencoder``. The validation loss is measured on clean input.
+    dtype, verbose, random_state
         As in ``npae.Autoencoder``. ``random_state`` also seeds the noise.
-        The validation loss is measured on clean input.
 
     Attributes
     ----------

@@ -32,9 +32,10 @@ class LinearAutoencoder(BaseAutoencoder):
         "closed_form" sets the weights from PCA (``W_e = V_k``,
         ``W_d = V_k^T``, ``b_e = -mean V_k``, ``b_d = mean``); "gd" trains the
         two layers by minibatch gradient descent on the mean squared error.
-    optimizer, learning_rate, epochs, batch_size, weight_decay,
-    validation_fraction, early_stopping, patience, dtype, verbose, random_state :
+    optimizer, learning_rate, epochs, batch_size, weight_decay, validation_fraction
         Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
+    early_stopping, patience, dtype, verbose, random_state
+        Likewise.
 
     Attributes
     ----------

@@ -137,7 +137,7 @@ class VAE(BaseAutoencoder):
     Shape
     -----
     X : (N, n_features) for ``"mlp"``, (N, C, H, W) for ``"conv"``;
-    ``transform(X)`` : (N, latent_dim); ``sample(n)`` : (n, *X.shape[1:]).
+    ``transform(X)`` : (N, latent_dim); ``sample(n)`` : ``(n, *X.shape[1:])``.
 
     Attributes
     ----------
@@ -357,7 +357,7 @@ class VAE(BaseAutoencoder):
 
         Returns
         -------
-        ndarray of shape (n, *input_shape_), the model's dtype
+        ndarray of shape ``(n, *input_shape_)``, the model's dtype
         """
         check_is_fitted(self, "network_")
         n = check_int(n, "n", "VAE.sample")
