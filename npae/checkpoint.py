@@ -12,9 +12,16 @@ around each run of the training loop, with a ``CheckpointWriter`` among the
 loop's hooks. A fit that calls ``_train`` several times (once per stage) gets
 checkpoints for free, as long as whatever it computes between its
 ``_train`` calls depends only on the data and the weights.
+
+A checkpoint has one writer: ``Checkpointing.start`` takes an exclusive
+lock on ``<checkpoint>.lock`` (``fcntl.flock``, which the OS lets go of when
+the process dies, so a killed run never blocks the next) and holds it until
+the fit is done; a second run on the same checkpoint fails at once with
+``CheckpointInUseError``. Windows has no ``flock``: there the lock is skipped.
 """
 
 import os
+import weakref
 
 import numpy as np
 
@@ -22,8 +29,56 @@ from npae import io as model_files
 from npae._validation import check_int
 from npae.io import CheckpointError
 from npae.train import Callback
+from npae.utils import writable_target
 
-__all__ = ["CheckpointError", "CheckpointWriter", "Checkpointing"]
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+__all__ = ["CheckpointError", "CheckpointInUseError", "CheckpointWriter", "Checkpointing"]
+
+
+class CheckpointInUseError(BlockingIOError):
+    """Another run (in this or another process) is writing the same checkpoint."""
+
+
+def _lock(target, path, owner):
+    """Hold ``<target>.lock`` exclusively; returns its file descriptor.
+
+    The lock file is removed on release; a run that opened it just before
+    (and so locked a removed file) sees that and opens it anew.
+    """
+    lock_path = target + ".lock"
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise type(err)(err.errno, f"{owner}: cannot write the checkpoint {path!r}: "
+                                       f"{err.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CheckpointInUseError(
+                f"{owner}: another run is writing the checkpoint {path!r} (its lock "
+                f"{lock_path!r} is held); wait for it to finish or choose another path"
+            ) from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            return fd
+        os.close(fd)
+
+
+def _unlock(fd, lock_path):
+    try:
+        os.remove(lock_path)  # while still holding it: see _lock
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 class CheckpointWriter(Callback):
@@ -82,7 +137,7 @@ class Checkpointing:
     (``Trainer.state_dict()``).
     """
 
-    def __init__(self, estimator, path, every, resumed=None, saved_calls=()):
+    def __init__(self, estimator, path, every, resumed=None, saved_calls=(), lock=None):
         self.estimator = estimator
         self.path = path
         self.every = every
@@ -90,6 +145,13 @@ class Checkpointing:
         self.saved_calls = list(saved_calls)
         self.calls = []  # this fit's finished calls
         self.current = None
+        # The run's lock, let go of by close() or when this record is dropped.
+        self._release = None if lock is None else weakref.finalize(self, _unlock, *lock)
+
+    def close(self):
+        """Let go of the checkpoint's lock (the fit is over, or stopped); idempotent."""
+        if self._release is not None:
+            self._release()
 
     @classmethod
     def start(cls, estimator, X, checkpoint, every, resume):
@@ -108,21 +170,27 @@ class Checkpointing:
             )
         every = check_int(every, "checkpoint_every", owner)
         path = os.fspath(checkpoint)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(
-                f"{owner}: the checkpoint's directory {directory!r} does not exist")
-        if not resume:
-            if os.path.exists(path):
-                raise FileExistsError(
-                    f"{owner}: {path!r} already exists; pass resume=True to continue the "
-                    "training it holds, or remove it (or choose another path) to start over"
-                )
-            return cls(estimator, path, every)
-        header, arrays, state = model_files.read_checkpoint(path)
-        cls._vet(estimator, X, header, state, path)
+        try:  # before the first epoch: where the checkpoint goes must take a file
+            target, _ = writable_target(path)
+        except (OSError, ValueError) as err:
+            raise type(err)(f"{owner}: checkpoint: {err}") from None
+        if not resume and os.path.lexists(path):
+            raise FileExistsError(
+                f"{owner}: {path!r} already exists; pass resume=True to continue the "
+                "training it holds, or remove it (or choose another path) to start over"
+            )
+        lock = None if fcntl is None else (_lock(target, path, owner), target + ".lock")
+        try:
+            if not resume:
+                return cls(estimator, path, every, lock=lock)
+            header, arrays, state = model_files.read_checkpoint(path)
+            cls._vet(estimator, X, header, state, path)
+        except BaseException:
+            if lock is not None:
+                _unlock(*lock)
+            raise
         return cls(estimator, path, every, resumed=(header, arrays),
-                   saved_calls=state["calls"])
+                   saved_calls=state["calls"], lock=lock)
 
     @staticmethod
     def _vet(estimator, X, header, state, path):

@@ -151,6 +151,9 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_hyperparameters()
         X = self._validate(X, reset=True)
         rng = as_generator(self.random_state, type(self).__name__)
+        previous = getattr(self, "_checkpointing", None)
+        if previous is not None:  # a fit stopped before it was done: let go of its lock
+            previous.close()
         checkpointing = Checkpointing.start(self, X, checkpoint, checkpoint_every, resume)
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
@@ -159,10 +162,15 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self._set_networks(self._rng)
-        self.history_ = {"loss": []}
-        if checkpointing is not None:
-            checkpointing.load_resumed_weights()
+        try:
+            self._set_networks(self._rng)
+            self.history_ = {"loss": []}
+            if checkpointing is not None:
+                checkpointing.load_resumed_weights()
+        except BaseException:
+            if checkpointing is not None:
+                checkpointing.close()
+            raise
         return X
 
     def _restore_networks(self, attributes):
@@ -188,8 +196,19 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         without training; the call that was in progress continues from its
         saved weights and epoch.
         """
-        epochs = self.epochs if epochs is None else epochs
         checkpointing = getattr(self, "_checkpointing", None)
+        try:
+            return self._run_training(checkpointing, network, step, evaluate, X, Y, epochs,
+                                      callbacks, description)
+        except BaseException:
+            if checkpointing is not None:  # the run is over: another may write the checkpoint
+                checkpointing.close()
+            raise
+
+    def _run_training(self, checkpointing, network, step, evaluate, X, Y, epochs, callbacks,
+                      description):
+        """``_train``'s work, the checkpoint's lock aside."""
+        epochs = self.epochs if epochs is None else epochs
         saved = None
         if checkpointing is not None:
             saved = checkpointing.begin_call(self._rng, X, Y, epochs)
