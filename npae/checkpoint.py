@@ -85,7 +85,9 @@ class CheckpointWriter(Callback):
     """The training loop's hook that writes checkpoints.
 
     Calls ``write(trainer)`` after every ``every``-th epoch, after the last
-    one (or the one after which training stops), and when a
+    one (or the one after which training stops), once the trainer's
+    ``DivergenceGuard`` has confirmed that epoch's weights (a finite loss on
+    the training rows; else training stops diverged), and when a
     ``KeyboardInterrupt`` stops training after an epoch newer than the last
     checkpoint (the ``DivergenceGuard`` before it has put the trainer back
     to that epoch's end).
@@ -108,6 +110,8 @@ class CheckpointWriter(Callback):
     def on_epoch_end(self, trainer, logs):
         if (trainer.epoch % self.every == 0 or trainer.epoch == trainer.epochs
                 or trainer.stop_training):
+            # Only weights that give a finite loss on the training rows are written.
+            trainer.guard.confirm(trainer, "weights to checkpoint")
             self.write(trainer)
             self.written = trainer.epoch
 

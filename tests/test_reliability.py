@@ -221,11 +221,12 @@ def test_ctrl_c_rolls_back_the_optimizer_too(monkeypatch):
 def test_a_new_fit_starts_from_a_clean_slate():
     X = tiny_data("SparseAutoencoder", n=16)
     model = make_tiny("SparseAutoencoder", epochs=3).fit(X)
-    assert hasattr(model, "mean_activation_")
+    first = model.mean_activation_
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, callbacks=[InterruptAt(2, 1)])
     # No attribute of the first fit is left to contradict the new weights.
-    assert not hasattr(model, "mean_activation_")
+    assert not np.array_equal(model.mean_activation_, first)
+    assert np.array_equal(model.mean_activation_, model.transform(X).mean(axis=0))
     assert len(model.history_["loss"]) == 1
 
 
@@ -322,3 +323,71 @@ def test_check_final_changes_nothing_when_the_weights_are_fine():
     checked.fit(X)
     assert same_arrays(plain_net.params(), checked_net.params())
     assert checked.rng.bit_generator.state == plain.rng.bit_generator.state
+
+
+# -- the guard covers the last epoch and every checkpoint; a stopped fit keeps it all ------
+
+def test_the_final_epoch_is_checked_too():
+    """The issue's example: a fit that returned weights overflowing on their own training data."""
+    X = np.random.default_rng(0).random((64, 10)) * 10
+    model = npae.Autoencoder(hidden_sizes=(8,), code_size=2, optimizer="sgd",
+                             learning_rate=0.05, epochs=5, batch_size=64, random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(
+            TrainingDivergedError, match="final weights became .* on the training rows"):
+        model.fit(X)
+    with np.errstate(all="ignore"):
+        assert np.isfinite(model.score(X))
+        assert np.isfinite(model.transform(X)).all()
+
+
+def test_a_checkpoint_never_holds_weights_the_guard_rejects(tmp_path):
+    X = np.random.default_rng(0).random((64, 10)) * 10
+    params = dict(hidden_sizes=(8,), code_size=2, optimizer="sgd", learning_rate=0.05,
+                  batch_size=64, random_state=0)
+    path = tmp_path / "run.npz"
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError,
+                                                  match="weights to checkpoint"):
+        npae.Autoencoder(**params, epochs=8).fit(X, checkpoint=path)
+    saved = npae.load(path)
+    with np.errstate(all="ignore"):
+        assert np.isfinite(saved.score(X))
+        assert np.isfinite(saved.reconstruct(X)).all()
+
+
+def _documented_attributes(cls):
+    doc = cls.__doc__ or ""
+    section = doc.split("Attributes\n")[1] if "Attributes\n" in doc else ""
+    section = re.split(r"\n\s*(?:Notes|Examples|See Also|References)\n", section)[0]
+    return set(re.findall(r"^\s{4}(\w+_)\s*:", section, flags=re.M))
+
+
+@pytest.mark.parametrize("stop", ["diverge", "ctrl-c"])
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"PCA"}))
+def test_a_stopped_fit_keeps_every_documented_fitted_attribute(name, stop):
+    X = tiny_data(name, n=16)
+    params = {"epochs": 4} if "epochs" in TINY[name] else {"finetune_epochs": 4}
+    complete = make_tiny(name, **params).fit(X, *tiny_targets(name, X))
+    expected = {k for k in vars(complete) if k.endswith("_") and not k.startswith("_")}
+    assert _documented_attributes(type(complete)) <= expected
+    model = make_tiny(name, **params)
+    if stop == "diverge":
+        error, callback = TrainingDivergedError, PoisonAt(2, 1)
+    else:
+        error, callback = KeyboardInterrupt, InterruptAt(2, 1)
+    with np.errstate(all="ignore"), pytest.raises(error):
+        model.fit(X, *tiny_targets(name, X), callbacks=[callback])
+    kept = {k for k in vars(model) if k.endswith("_") and not k.startswith("_")}
+    assert kept == expected
+    for method, out in outputs(model, X).items():
+        assert np.isfinite(out).all(), method
+
+
+class PoisonAt(Callback):
+    """Makes the parameters NaN after the given (epoch, batch): the guard must stop training."""
+
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, trainer, logs):
+        if (logs["epoch"], logs["batch"]) == self.at:
+            trainer.network.params()[0][...] = np.nan

@@ -229,7 +229,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             epochs=epochs, batch_size=self.batch_size, rng=self._rng,
             early_stopping=self.early_stopping, patience=self.patience,
             callbacks=callbacks, verbose=self.verbose,
-            description=description or type(self).__name__,
+            description=description or type(self).__name__, check_final=True,
         )
         trainer.history = self.history_ = History(self.history_)
         if saved is not None:
