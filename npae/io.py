@@ -46,6 +46,9 @@ FORMAT_VERSION = 1
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
+#: The kinds of array a model file holds: booleans, integers, floats (never objects).
+_ARRAY_KINDS = "biuf"
+
 #: The classes ``load`` may build, by name: filled by ``SaveLoadMixin.__init_subclass__``.
 _LOADABLE = {}
 
@@ -115,8 +118,8 @@ def encode_value(value, where, arrays=None):
     Parameters
     ----------
     value : None, bool, int, float, str, numpy scalar or dtype, or a tuple,
-        list or dict of these (a ``Generator`` becomes None: its position is
-        saved apart)
+        list or dict of these (a ``Generator`` or ``RandomState`` becomes
+        None: the position of the generator it seeded is saved apart)
     where : str
         What is encoded, for the error message (``"hyperparameters"``).
     arrays : dict, optional
@@ -150,8 +153,8 @@ def encode_value(value, where, arrays=None):
         return [encode_value(v, where, arrays) for v in value]
     if isinstance(value, dict):
         return {str(k): encode_value(v, where, arrays) for k, v in value.items()}
-    if isinstance(value, np.random.Generator):
-        return None  # a generator as a hyperparameter: its position is saved apart
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return None  # a generator as a hyperparameter: the position of the one it seeded is saved
     raise TypeError(f"cannot save {where}: values of type {type(value).__name__} are not supported")
 
 
@@ -211,7 +214,12 @@ def _generator_from_state(state, where):
 # -- saving ---------------------------------------------------------------------
 
 def save(estimator, path):
-    """Write a fitted ``estimator`` to ``path`` atomically (see module docstring)."""
+    """Write a fitted ``estimator`` to ``path`` atomically (see module docstring).
+
+    Only npae estimators (and subclasses of them, which load with
+    ``TheirClass.load``) can be saved: anything else is refused here, not
+    when loading.
+    """
     _write(estimator, path)
 
 
@@ -225,6 +233,10 @@ def save_checkpoint(estimator, path, state):
 
 
 def _write(estimator, path, checkpoint=None):
+    if not isinstance(estimator, SaveLoadMixin):
+        kind = type(estimator)
+        raise TypeError(f"npae.save saves npae estimators, got a {kind.__module__}."
+                        f"{kind.__qualname__}, which npae.load could not rebuild")
     fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
     if not fitted:
         raise ValueError(f"{type(estimator).__name__} is not fitted: call fit before save")
@@ -256,6 +268,10 @@ def _write(estimator, path, checkpoint=None):
         extra = {}
         header["checkpoint"] = encode_value(checkpoint, "the training state", extra)
         arrays.update({f"state/{k}": v for k, v in extra.items()})
+    for key, value in arrays.items():  # np.savez would pickle anything else
+        if value.dtype.kind not in _ARRAY_KINDS or value.dtype.fields is not None:
+            raise TypeError(f"cannot save {key}: an array of dtype {value.dtype}; "
+                            "model files hold only numeric arrays (no pickle)")
     header["arrays"] = {k: {"sha256": array_sha256(v), "dtype": v.dtype.name,
                             "shape": list(v.shape)} for k, v in arrays.items()}
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
@@ -373,11 +389,16 @@ def load(path, expected_class=None):
         want = expected_class if isinstance(expected_class, str) else expected_class.__name__
         if want != name:
             raise WrongClassError(f"{where} holds a {name}, not a {want}")
-    classes = estimator_classes()
-    if name not in classes:
-        raise NotAModelFileError(f"{where} holds unknown class {name!r}")
+    cls = estimator_classes().get(name)
+    if (isinstance(expected_class, type) and issubclass(expected_class, SaveLoadMixin)
+            and not inspect.isabstract(expected_class)):
+        cls = expected_class  # asked for by the caller: a subclass of their own, say
+    if cls is None:
+        raise NotAModelFileError(
+            f"{where} holds unknown class {name!r}; if it is a subclass of your own, load "
+            f"it with {name}.load(path)")
     try:
-        estimator = classes[name](**decode_value(header["params"]))
+        estimator = cls(**decode_value(header["params"]))
     except TypeError as err:
         raise ModelFileError(
             f"{where}: its hyperparameters do not fit this npae's {name} ({err}); "

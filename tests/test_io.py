@@ -628,3 +628,60 @@ def test_encode_and_decode_values_round_trip():
         encode_value(np.arange(3.0), "a test value")
     a = np.arange(6.0).reshape(2, 3)
     assert array_sha256(a.T) == hashlib.sha256(np.ascontiguousarray(a.T).tobytes()).hexdigest()
+
+
+# -- what saves, loads; what cannot load, does not save -----------------------------------
+
+def test_a_randomstate_random_state_saves_checkpoints_and_loads(tmp_path):
+    X = data()
+    model = fitted(random_state=np.random.RandomState(0))
+    model.save(tmp_path / "m.npz")
+    loaded = npae.load(tmp_path / "m.npz")
+    assert np.array_equal(loaded.reconstruct(X), model.reconstruct(X))
+    assert loaded._rng.bit_generator.state == model._rng.bit_generator.state
+    run = Autoencoder(hidden_sizes=(5,), code_size=2, epochs=2,
+                      random_state=np.random.RandomState(0))
+    run.fit(X, checkpoint=tmp_path / "run.npz")
+    assert npae.load(tmp_path / "run.npz").history_ == run.history_
+
+
+class MyAutoencoder(Autoencoder):
+    """A user's subclass, with a hyperparameter of its own."""
+
+    def __init__(self, hidden_sizes=(5,), code_size=2, epochs=3, random_state=0, scale=1.0):
+        super().__init__(hidden_sizes=hidden_sizes, code_size=code_size, epochs=epochs,
+                         random_state=random_state)
+        self.scale = scale
+
+
+def test_a_users_subclass_loads_with_its_own_load(tmp_path):
+    X = data()
+    model = MyAutoencoder(scale=2.0).fit(X)
+    model.save(tmp_path / "mine.npz")
+    loaded = MyAutoencoder.load(tmp_path / "mine.npz")
+    assert type(loaded) is MyAutoencoder and loaded.scale == 2.0
+    assert np.array_equal(loaded.reconstruct(X), model.reconstruct(X))
+    with pytest.raises(NotAModelFileError, match=r"MyAutoencoder.load\(path\)"):
+        npae.load(tmp_path / "mine.npz")
+    with pytest.raises(WrongClassError):
+        MyAutoencoder.load(fitted().save(tmp_path / "plain.npz"))
+
+
+def test_object_arrays_never_reach_the_file(tmp_path):
+    model = fitted()
+    model.notes_ = np.array([{"pickled": True}], dtype=object)
+    with pytest.raises(TypeError, match="attr/notes_.*dtype object.*no pickle"):
+        model.save(tmp_path / "m.npz")
+    model.notes_ = np.zeros(2, dtype=[("a", "f8")])
+    with pytest.raises(TypeError, match="attr/notes_.*only numeric arrays"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_foreign_object_is_refused_at_save(tmp_path):
+    from sklearn.decomposition import PCA
+    pca = PCA(n_components=2).fit(data())
+    with pytest.raises(TypeError, match="npae.save saves npae estimators, got a "
+                                        "sklearn.decomposition._pca.PCA"):
+        npae.save(pca, tmp_path / "pca.npz")
+    assert list(tmp_path.iterdir()) == []
