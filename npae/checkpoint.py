@@ -27,7 +27,7 @@ import numpy as np
 
 from npae import io as model_files
 from npae._validation import check_int
-from npae.io import CheckpointError
+from npae.io import CheckpointError, MalformedHeaderError
 from npae.train import Callback
 from npae.utils import writable_target
 
@@ -125,6 +125,27 @@ def _is_epoch_count(name):
     return name in ("epochs", "verbose") or name.endswith("_epochs")
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_call(call, finished):
+    """Whether ``call`` has the fields, of the types, that ``Checkpointing`` writes for a call."""
+    if not (isinstance(call, dict) and isinstance(call.get("rng"), dict)
+            and _is_int(call.get("epochs")) and isinstance(call.get("data"), dict)
+            and all(isinstance(call["data"].get(k), dict) or (k == "Y" and call["data"][k] is None)
+                    for k in ("X", "Y") if k in call["data"]) and "X" in call["data"]):
+        return False
+    if finished:
+        return isinstance(call.get("history"), dict) and isinstance(call.get("weights"), dict)
+    trainer = call.get("trainer")
+    return (isinstance(trainer, dict) and _is_int(trainer.get("epoch"))
+            and _is_int(trainer.get("waited")) and isinstance(trainer.get("history"), dict)
+            and all(isinstance(v, list) for v in trainer["history"].values())
+            and isinstance(trainer.get("optimizer"), dict) and isinstance(trainer.get("rng"), dict)
+            and isinstance(trainer.get("best_weights"), (list, type(None))))
+
+
 def _describe_data(data):
     return f"shape {tuple(data['shape'])} {data['dtype']} (sha256 {data['sha256'][:12]}...)"
 
@@ -188,7 +209,12 @@ class Checkpointing:
             if not resume:
                 return cls(estimator, path, every, lock=lock)
             header, arrays, state = model_files.read_checkpoint(path)
-            cls._vet(estimator, X, header, state, path)
+            try:
+                cls._vet(estimator, X, header, state, path)
+            except CheckpointError:
+                raise
+            except MalformedHeaderError.CAUSES as err:  # a hand-edited header
+                raise CheckpointError(f"{path!r}: its header is malformed ({err})") from err
         except BaseException:
             if lock is not None:
                 _unlock(*lock)
@@ -224,11 +250,9 @@ class Checkpointing:
                 f"{then[1]}, got samples of shape {tuple(X.shape[1:])} and dtype {X.dtype}"
             )
         calls = state.get("calls") if isinstance(state, dict) else None
-        finished = {"rng", "data", "epochs", "history", "weights"}
         if (not isinstance(calls, list) or not calls
-                or not all(isinstance(c, dict) and finished <= set(c) for c in calls[:-1])
-                or not isinstance(calls[-1], dict)
-                or not {"rng", "data", "epochs", "trainer"} <= set(calls[-1])):
+                or not all(_is_call(c, finished=True) for c in calls[:-1])
+                or not _is_call(calls[-1], finished=False)):
             raise CheckpointError(f"{path!r}: its training state is malformed")
 
     def load_resumed_weights(self):
@@ -243,7 +267,7 @@ class Checkpointing:
         if saved is not None:
             try:
                 rng.bit_generator.state = saved["rng"]
-            except (TypeError, ValueError, KeyError) as err:
+            except MalformedHeaderError.CAUSES as err:
                 raise CheckpointError(
                     f"{self.path!r}: its generator state does not fit this model's: {err}"
                 ) from None
@@ -275,7 +299,7 @@ class Checkpointing:
         """A call that had finished before the checkpoint: set the weights it ended with."""
         try:
             self.estimator.network_.load_state_dict(saved["weights"])
-        except (KeyError, ValueError) as err:
+        except MalformedHeaderError.CAUSES as err:
             raise CheckpointError(
                 f"{self.path!r}: its saved weights do not fit this model: {err}") from None
         self.end_call(saved["history"])
@@ -291,7 +315,7 @@ class Checkpointing:
         model_files.load_weights(self.estimator, *self.resumed, repr(self.path))
         try:
             trainer.load_state_dict(state)
-        except (KeyError, TypeError, ValueError) as err:
+        except MalformedHeaderError.CAUSES as err:
             raise CheckpointError(
                 f"{self.path!r}: its training state does not fit this model: {err}") from None
         self.resumed = None  # the file's arrays are not needed any more

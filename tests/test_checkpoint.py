@@ -5,6 +5,7 @@ training state (epoch, history, optimizer, generator) atomically;
 ``fit(X, checkpoint=path, resume=True)`` continues from it.
 """
 
+import hashlib
 import json
 import os
 import subprocess
@@ -610,3 +611,46 @@ def test_the_lock_is_let_go_after_ctrl_c_so_the_same_session_can_resume(tmp_path
     resumed = model().fit(X, checkpoint=path, resume=True)
     assert len(resumed.history_["loss"]) == 6
     assert info.traceback  # still held while the resumed run took the lock
+
+
+# -- a hand-edited checkpoint (checksum recomputed) is refused with a ModelFileError ----------
+
+def _last(h):
+    return h["checkpoint"]["calls"][-1]
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: h.update(checkpoint=5),
+    lambda h: h.update(checkpoint={"calls": {"__tuple__": 5}}),
+    lambda h: h["checkpoint"].update(calls=[]),
+    lambda h: _last(h).update(rng=5),
+    lambda h: _last(h).update(rng={"bit_generator": "PCG64", "state": "x"}),
+    lambda h: _last(h).update(epochs="6"),
+    lambda h: _last(h).update(data=[]),
+    lambda h: _last(h)["data"].update(X=5),
+    lambda h: _last(h)["trainer"].update(epoch="3"),
+    lambda h: _last(h)["trainer"].update(epoch=True),
+    lambda h: _last(h)["trainer"].update(history=5),
+    lambda h: _last(h)["trainer"].update(history={"loss": 5}),
+    lambda h: _last(h)["trainer"].update(optimizer=None),
+    lambda h: _last(h)["trainer"]["optimizer"]["scalars"].update(t="x"),
+    lambda h: _last(h)["trainer"]["optimizer"].update(arrays=5),
+    lambda h: _last(h)["trainer"].update(best_weights=7),
+    lambda h: _last(h)["trainer"].update(best_loss="low"),
+    lambda h: _last(h)["trainer"].update(waited=-1),
+    lambda h: h["attributes"].update(input_shape_=5),
+    lambda h: h["attributes"].update(dtype_={"__dtype__": "nope"}),
+])
+def test_a_hand_edited_checkpoint_is_refused_cleanly(saved, change):
+    with np.load(saved, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(arrays["__header__"].tobytes())
+    change(header)
+    raw = json.dumps(header, sort_keys=True).encode()
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    arrays["__header_sha256__"] = np.frombuffer(
+        hashlib.sha256(raw).hexdigest().encode("ascii"), dtype=np.uint8)
+    with open(saved, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ModelFileError):
+        model().fit(data(), checkpoint=saved, resume=True)
