@@ -163,7 +163,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
         try:
-            self._set_networks(self._rng)
+            self._build_networks_or_say_which_sizes()
             self.history_ = {"loss": []}
             if checkpointing is not None:
                 checkpointing.load_resumed_weights()
@@ -172,6 +172,23 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
                 checkpointing.close()
             raise
         return X
+
+    def _build_networks_or_say_which_sizes(self):
+        """``_set_networks``; sizes too large for memory or NumPy name the hyperparameters."""
+        try:
+            self._set_networks(self._rng)
+        except (MemoryError, ValueError) as err:
+            if isinstance(err, ValueError) and "too big" not in str(err):
+                raise
+            sizes = {k: v for k, v in self.get_params(deep=False).items()
+                     if _largest_int(v) is not None}
+            largest = max((_largest_int(v) for v in sizes.values()), default=None)
+            named = ", ".join(f"{k}={v!r}" for k, v in sizes.items()
+                              if _largest_int(v) == largest)
+            error = MemoryError if isinstance(err, MemoryError) else ValueError
+            raise error(f"{type(self).__name__}: the networks for input shape "
+                        f"{self.input_shape_} and {named or 'these sizes'} are too large "
+                        f"({err})") from None
 
     def _restore_networks(self, attributes):
         """Rebuild the networks of a saved model (``npae.io.load`` fills the values)."""
@@ -243,6 +260,13 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _largest_int(value):
+    """The largest int in a size-like hyperparameter (an int or a tuple of ints), else None."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    ints = [v for v in values if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+    return max(ints) if ints and len(ints) == len(values) else None
 
 
 class BaseAutoencoder(TransformerMixin, TrainedEstimator):
