@@ -156,7 +156,7 @@ class Trainer:
         self.early_stopping = early_stopping
         self.patience = check_int(patience, "patience", "Trainer")
         self.min_delta = check_number(min_delta, "min_delta", "Trainer", low=0)
-        self.callbacks = list(callbacks or ())
+        self.callbacks = _check_callbacks(callbacks)
         self.verbose = verbose
         self.description = description
         self.check_final = bool(check_final)
@@ -289,6 +289,25 @@ class Trainer:
             self.waited += 1
             if self.waited >= self.patience:
                 self.stop_training = True
+
+
+def _check_callbacks(callbacks):
+    """A list of ``Callback`` instances from None or an iterable of them."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise TypeError("callbacks must be a list of npae.train.Callback, got one Callback: "
+                        "pass [callback]")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of npae.train.Callback, got "
+                        f"{type(callbacks).__name__}") from None
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be npae.train.Callback instances, got "
+                            f"{type(callback).__name__} {callback!r}")
+    return callbacks
 
 
 def _check_data(X, Y, validation_data):

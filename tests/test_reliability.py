@@ -391,3 +391,56 @@ class PoisonAt(Callback):
     def on_batch_end(self, trainer, logs):
         if (logs["epoch"], logs["batch"]) == self.at:
             trainer.network.params()[0][...] = np.nan
+
+
+# -- clear messages where they were still raw (issue 14) -----------------------------------
+
+def _unit_data():
+    return np.random.default_rng(0).uniform(size=(16, 6))
+
+
+def _with_na():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(_unit_data()).astype("Float64")
+    frame.iloc[2, 3] = pd.NA
+    return frame
+
+
+AE = dict(hidden_sizes=(4,), code_size=2, epochs=1, random_state=0)
+MESSAGES = [
+    ("callbacks=5", lambda: npae.Autoencoder(**AE).fit(_unit_data(), callbacks=5),
+     TypeError, "callbacks must be a list of npae.train.Callback, got int"),
+    ("callbacks=[print]", lambda: npae.Autoencoder(**AE).fit(_unit_data(), callbacks=[print]),
+     TypeError, "Callback instances, got builtin_function_or_method"),
+    ("callbacks=Callback()", lambda: npae.Autoencoder(**AE).fit(_unit_data(),
+                                                                callbacks=Callback()),
+     TypeError, r"got one Callback: pass \[callback\]"),
+    ("hidden_sizes=(10**11,)",
+     lambda: npae.Autoencoder(**{**AE, "hidden_sizes": (10**11,)}).fit(_unit_data()),
+     MemoryError, r"hidden_sizes=\(100000000000,\) are too large"),
+    ("code_size=2**62",
+     lambda: npae.Autoencoder(**{**AE, "code_size": 2**62}).fit(_unit_data()),
+     ValueError, r"code_size=4611686018427387904 are too large"),
+    ("pd.NA", lambda: npae.Autoencoder(**AE).fit(_with_na()),
+     ValueError, r"1 missing value\(s\) \(None or pandas' pd.NA\)"),
+    ("bce on [0, 10]", lambda: npae.Autoencoder(**AE, loss="bce", output_activation="sigmoid")
+     .fit(_unit_data() * 10), ValueError, r"binary_cross_entropy expected targets in \[0, 1\]"),
+    ("bce, identity output", lambda: npae.Autoencoder(**AE, loss="bce").fit(_unit_data()),
+     ValueError, "loss='bce' needs outputs in \\(0, 1\\), i.e. output_activation='sigmoid', "
+                 "got 'identity'"),
+    ("PCA overflow", lambda: npae.PCA(n_components=2).fit(_unit_data() * 1e306),
+     ValueError, "PCA: the data's mean or variance overflows float64"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [case[1:] for case in MESSAGES],
+                         ids=[case[0] for case in MESSAGES])
+def test_clear_messages(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_bernoulli_vae_warns_about_data_outside_0_1():
+    with pytest.warns(RuntimeWarning, match=r"bernoulli_nll .* expected targets in \[0, 1\]"):
+        npae.VAE(hidden_sizes=(4,), latent_dim=2, epochs=1, random_state=0).fit(
+            _unit_data() * 10)

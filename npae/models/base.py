@@ -130,6 +130,10 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             raise TypeError(f"{owner}: early_stopping must be a bool, got {self.early_stopping!r}")
         if self.dtype is not None:
             check_float_dtype(self.dtype, owner)
+        output = getattr(self, "output_activation", "sigmoid")
+        if getattr(self, "loss", None) == "bce" and output != "sigmoid":
+            raise ValueError(f"{owner}: loss='bce' needs outputs in (0, 1), i.e. "
+                             f"output_activation='sigmoid', got {output!r}")
 
     # -- fitting ----------------------------------------------------------------
     def _validate(self, X, reset=False):
