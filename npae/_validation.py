@@ -57,6 +57,12 @@ def check_array(X, owner, ndim=2, dtype=None, n_features=None, allow_empty=False
                 f"{owner} expected a rectangular array-like of numbers: {err}"
             ) from None
     if X.dtype.kind == "O":
+        missing = sum(1 for v in X.flat if v is None or type(v).__name__ == "NAType")
+        if missing:
+            raise ValueError(
+                f"{owner} expected numeric data, got {missing} missing value(s) (None or pandas' "
+                "pd.NA): fill or drop them first"
+            )
         try:
             X = X.astype(np.float64)
         except (TypeError, ValueError) as err:

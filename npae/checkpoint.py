@@ -12,25 +12,82 @@ around each run of the training loop, with a ``CheckpointWriter`` among the
 loop's hooks. A fit that calls ``_train`` several times (once per stage) gets
 checkpoints for free, as long as whatever it computes between its
 ``_train`` calls depends only on the data and the weights.
+
+A checkpoint has one writer: ``Checkpointing.start`` takes an exclusive
+lock on ``<checkpoint>.lock`` (``fcntl.flock``, which the OS lets go of when
+the process dies, so a killed run never blocks the next) and holds it until
+the fit is done; a second run on the same checkpoint fails at once with
+``CheckpointInUseError``. Windows has no ``flock``: there the lock is skipped.
 """
 
 import os
+import weakref
 
 import numpy as np
 
 from npae import io as model_files
 from npae._validation import check_int
-from npae.io import CheckpointError
+from npae.io import CheckpointError, MalformedHeaderError
 from npae.train import Callback
+from npae.utils import writable_target
 
-__all__ = ["CheckpointError", "CheckpointWriter", "Checkpointing"]
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+__all__ = ["CheckpointError", "CheckpointInUseError", "CheckpointWriter", "Checkpointing"]
+
+
+class CheckpointInUseError(BlockingIOError):
+    """Another run (in this or another process) is writing the same checkpoint."""
+
+
+def _lock(target, path, owner):
+    """Hold ``<target>.lock`` exclusively; returns its file descriptor.
+
+    The lock file is removed on release; a run that opened it just before
+    (and so locked a removed file) sees that and opens it anew.
+    """
+    lock_path = target + ".lock"
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as err:
+            raise type(err)(err.errno, f"{owner}: cannot write the checkpoint {path!r}: "
+                                       f"{err.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise CheckpointInUseError(
+                f"{owner}: another run is writing the checkpoint {path!r} (its lock "
+                f"{lock_path!r} is held); wait for it to finish or choose another path"
+            ) from None
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            return fd
+        os.close(fd)
+
+
+def _unlock(fd, lock_path):
+    try:
+        os.remove(lock_path)  # while still holding it: see _lock
+    except FileNotFoundError:
+        pass
+    os.close(fd)
 
 
 class CheckpointWriter(Callback):
     """The training loop's hook that writes checkpoints.
 
     Calls ``write(trainer)`` after every ``every``-th epoch, after the last
-    one (or the one after which training stops), and when a
+    one (or the one after which training stops), once the trainer's
+    ``DivergenceGuard`` has confirmed that epoch's weights (a finite loss on
+    the training rows; else training stops diverged), and when a
     ``KeyboardInterrupt`` stops training after an epoch newer than the last
     checkpoint (the ``DivergenceGuard`` before it has put the trainer back
     to that epoch's end).
@@ -53,6 +110,8 @@ class CheckpointWriter(Callback):
     def on_epoch_end(self, trainer, logs):
         if (trainer.epoch % self.every == 0 or trainer.epoch == trainer.epochs
                 or trainer.stop_training):
+            # Only weights that give a finite loss on the training rows are written.
+            trainer.guard.confirm(trainer, "weights to checkpoint")
             self.write(trainer)
             self.written = trainer.epoch
 
@@ -64,6 +123,27 @@ class CheckpointWriter(Callback):
 def _is_epoch_count(name):
     """Hyperparameters a resumed run may change: how long to train, how much to print."""
     return name in ("epochs", "verbose") or name.endswith("_epochs")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_call(call, finished):
+    """Whether ``call`` has the fields, of the types, that ``Checkpointing`` writes for a call."""
+    if not (isinstance(call, dict) and isinstance(call.get("rng"), dict)
+            and _is_int(call.get("epochs")) and isinstance(call.get("data"), dict)
+            and all(isinstance(call["data"].get(k), dict) or (k == "Y" and call["data"][k] is None)
+                    for k in ("X", "Y") if k in call["data"]) and "X" in call["data"]):
+        return False
+    if finished:
+        return isinstance(call.get("history"), dict) and isinstance(call.get("weights"), dict)
+    trainer = call.get("trainer")
+    return (isinstance(trainer, dict) and _is_int(trainer.get("epoch"))
+            and _is_int(trainer.get("waited")) and isinstance(trainer.get("history"), dict)
+            and all(isinstance(v, list) for v in trainer["history"].values())
+            and isinstance(trainer.get("optimizer"), dict) and isinstance(trainer.get("rng"), dict)
+            and isinstance(trainer.get("best_weights"), (list, type(None))))
 
 
 def _describe_data(data):
@@ -82,7 +162,7 @@ class Checkpointing:
     (``Trainer.state_dict()``).
     """
 
-    def __init__(self, estimator, path, every, resumed=None, saved_calls=()):
+    def __init__(self, estimator, path, every, resumed=None, saved_calls=(), lock=None):
         self.estimator = estimator
         self.path = path
         self.every = every
@@ -90,6 +170,13 @@ class Checkpointing:
         self.saved_calls = list(saved_calls)
         self.calls = []  # this fit's finished calls
         self.current = None
+        # The run's lock, let go of by close() or when this record is dropped.
+        self._release = None if lock is None else weakref.finalize(self, _unlock, *lock)
+
+    def close(self):
+        """Let go of the checkpoint's lock (the fit is over, or stopped); idempotent."""
+        if self._release is not None:
+            self._release()
 
     @classmethod
     def start(cls, estimator, X, checkpoint, every, resume):
@@ -108,21 +195,32 @@ class Checkpointing:
             )
         every = check_int(every, "checkpoint_every", owner)
         path = os.fspath(checkpoint)
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise FileNotFoundError(
-                f"{owner}: the checkpoint's directory {directory!r} does not exist")
-        if not resume:
-            if os.path.exists(path):
-                raise FileExistsError(
-                    f"{owner}: {path!r} already exists; pass resume=True to continue the "
-                    "training it holds, or remove it (or choose another path) to start over"
-                )
-            return cls(estimator, path, every)
-        header, arrays, state = model_files.read_checkpoint(path)
-        cls._vet(estimator, X, header, state, path)
+        try:  # before the first epoch: where the checkpoint goes must take a file
+            target, _ = writable_target(path)
+        except (OSError, ValueError) as err:
+            raise type(err)(f"{owner}: checkpoint: {err}") from None
+        if not resume and os.path.lexists(path):
+            raise FileExistsError(
+                f"{owner}: {path!r} already exists; pass resume=True to continue the "
+                "training it holds, or remove it (or choose another path) to start over"
+            )
+        lock = None if fcntl is None else (_lock(target, path, owner), target + ".lock")
+        try:
+            if not resume:
+                return cls(estimator, path, every, lock=lock)
+            header, arrays, state = model_files.read_checkpoint(path)
+            try:
+                cls._vet(estimator, X, header, state, path)
+            except CheckpointError:
+                raise
+            except MalformedHeaderError.CAUSES as err:  # a hand-edited header
+                raise CheckpointError(f"{path!r}: its header is malformed ({err})") from err
+        except BaseException:
+            if lock is not None:
+                _unlock(*lock)
+            raise
         return cls(estimator, path, every, resumed=(header, arrays),
-                   saved_calls=state["calls"])
+                   saved_calls=state["calls"], lock=lock)
 
     @staticmethod
     def _vet(estimator, X, header, state, path):
@@ -152,11 +250,9 @@ class Checkpointing:
                 f"{then[1]}, got samples of shape {tuple(X.shape[1:])} and dtype {X.dtype}"
             )
         calls = state.get("calls") if isinstance(state, dict) else None
-        finished = {"rng", "data", "epochs", "history", "weights"}
         if (not isinstance(calls, list) or not calls
-                or not all(isinstance(c, dict) and finished <= set(c) for c in calls[:-1])
-                or not isinstance(calls[-1], dict)
-                or not {"rng", "data", "epochs", "trainer"} <= set(calls[-1])):
+                or not all(_is_call(c, finished=True) for c in calls[:-1])
+                or not _is_call(calls[-1], finished=False)):
             raise CheckpointError(f"{path!r}: its training state is malformed")
 
     def load_resumed_weights(self):
@@ -171,7 +267,7 @@ class Checkpointing:
         if saved is not None:
             try:
                 rng.bit_generator.state = saved["rng"]
-            except (TypeError, ValueError, KeyError) as err:
+            except MalformedHeaderError.CAUSES as err:
                 raise CheckpointError(
                     f"{self.path!r}: its generator state does not fit this model's: {err}"
                 ) from None
@@ -203,7 +299,7 @@ class Checkpointing:
         """A call that had finished before the checkpoint: set the weights it ended with."""
         try:
             self.estimator.network_.load_state_dict(saved["weights"])
-        except (KeyError, ValueError) as err:
+        except MalformedHeaderError.CAUSES as err:
             raise CheckpointError(
                 f"{self.path!r}: its saved weights do not fit this model: {err}") from None
         self.end_call(saved["history"])
@@ -219,7 +315,7 @@ class Checkpointing:
         model_files.load_weights(self.estimator, *self.resumed, repr(self.path))
         try:
             trainer.load_state_dict(state)
-        except (KeyError, TypeError, ValueError) as err:
+        except MalformedHeaderError.CAUSES as err:
             raise CheckpointError(
                 f"{self.path!r}: its training state does not fit this model: {err}") from None
         self.resumed = None  # the file's arrays are not needed any more

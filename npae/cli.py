@@ -13,6 +13,7 @@ import ast
 import json
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -120,7 +121,15 @@ def _held_out_mse(model, X):
 
 
 def _out_dir(path):
+    """Create the output folder and make sure files can be written in it (before any training)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"--out {path!r} is a file, not a folder")
     os.makedirs(path, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise CLIError(f"--out {path!r} is not writable: {err.strerror or err}") from None
     return path
 
 
@@ -221,7 +230,10 @@ def cmd_train(args):
         overrides["hidden_sizes"] = tuple(args.hidden_sizes)
     if args.verbose:
         overrides["verbose"] = 1
+    _refuse_ignored_options(args)
     if args.model == "unet":
+        args.samples = 600 if args.samples is None else args.samples
+        args.size = 32 if args.size is None else args.size
         return _train_unet(args, overrides, plot)
     X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size,
                                                           args.download)
@@ -229,12 +241,12 @@ def cmd_train(args):
         X_train = X_train.reshape((-1, *image_shape))
         X_test = X_test.reshape((-1, *image_shape))
     model = make_model(args.model, args.code_size, args.seed, overrides)
+    out = _out_dir(args.out)
     print(f"npae train {args.model}: {model!r}")
     start = time.perf_counter()
     model.fit(X_train)
     seconds = time.perf_counter() - start
     mse = _held_out_mse(model, X_test)
-    out = _out_dir(args.out)
     path = os.path.join(out, f"{args.model}.npz")
     model.save(path)
     shown = X_test[:10]
@@ -249,6 +261,20 @@ def cmd_train(args):
     return 0
 
 
+def _refuse_ignored_options(args):
+    """An option the chosen model would ignore is a mistake: say so rather than ignore it."""
+    ignored = {"unet": [("--code-size", args.code_size), ("--hidden-sizes", args.hidden_sizes)],
+               "pca": [("--hidden-sizes", args.hidden_sizes), ("--epochs", args.epochs),
+                       ("--learning-rate", args.learning_rate),
+                       ("--batch-size", args.batch_size), ("--verbose", args.verbose or None)]}
+    given = [option for option, value in ignored.get(args.model, ()) if value is not None]
+    if args.model != "unet":
+        given += [option for option, value in (("--samples", args.samples),
+                                                ("--size", args.size)) if value is not None]
+    if given:
+        raise CLIError(f"{', '.join(given)} does not apply to model {args.model}")
+
+
 def _train_unet(args, overrides, plot):
     """Segmentation on the synthetic shapes set: fit, held-out IoU, figure, save."""
     from npae import datasets
@@ -259,12 +285,12 @@ def _train_unet(args, overrides, plot):
     X_train, X_test, Y_train, Y_test = datasets.train_test_split(
         images, masks, test_size=args.test_size, random_state=args.seed)
     model = make_model("unet", None, args.seed, overrides)
+    out = _out_dir(args.out)
     print(f"npae train unet: {len(X_train)} shapes images of {args.size}x{args.size}; {model!r}")
     start = time.perf_counter()
     model.fit(X_train, Y_train)
     seconds = time.perf_counter() - start
     iou = model.score(X_test, Y_test)
-    out = _out_dir(args.out)
     path = os.path.join(out, "unet.npz")
     model.save(path)
     plot.plot_segmentation(X_test, Y_test, model.predict(X_test)).savefig(
@@ -342,6 +368,9 @@ def _model_list(text):
     if not names or unknown:
         raise argparse.ArgumentTypeError(
             f"unknown model(s) {', '.join(unknown) or text!r}; choose from {', '.join(MODELS)}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"model(s) listed more than once: {', '.join(repeated)}")
     return names
 
 
@@ -397,9 +426,9 @@ def build_parser():
     p.add_argument("--learning-rate", type=_positive_float, default=None)
     p.add_argument("--batch-size", type=_positive_int, default=None)
     p.add_argument("--verbose", action="store_true", help="show a progress bar")
-    p.add_argument("--samples", type=_positive_int, default=600,
+    p.add_argument("--samples", type=_positive_int, default=None,
                    help="unet: number of synthetic shapes images (600)")
-    p.add_argument("--size", type=_positive_int, default=32,
+    p.add_argument("--size", type=_positive_int, default=None,
                    help="unet: image size of the shapes set (32)")
     p.set_defaults(func=cmd_train)
 
@@ -417,8 +446,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CLIError, ValueError, TypeError, OSError) as err:
+    except (CLIError, ValueError, TypeError, OSError, FloatingPointError) as err:
         print(f"npae {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError as err:
+        print(f"npae {args.command}: error: not enough memory ({err or 'MemoryError'}); "
+              "choose smaller sizes", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"npae {args.command}: interrupted", file=sys.stderr)

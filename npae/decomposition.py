@@ -237,8 +237,15 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if solver == "auto":
             solver = _choose_solver(n_samples, n_features)
 
-        self.mean_ = X.mean(axis=0)
-        variances, Vt = _spectrum(X, self.mean_, solver)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.mean_ = X.mean(axis=0)
+            variances, Vt = _spectrum(X, self.mean_, solver)
+        if not (np.isfinite(self.mean_).all() and np.isfinite(variances).all()
+                and np.isfinite(Vt).all()):
+            raise ValueError(
+                f"PCA: the data's mean or variance overflows {X.dtype} (values up to "
+                f"{np.abs(X).max():.3g}): scale the data (e.g. divide by its largest value)"
+            )
 
         self.n_features_in_ = n_features
         self.n_samples_ = n_samples

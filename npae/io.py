@@ -31,8 +31,10 @@ encoding, public for whoever compares or writes header values
 import hashlib
 import inspect
 import json
+import math
 import os
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -45,6 +47,10 @@ FORMAT_VERSION = 1
 #: The bit generators whose state a file may restore.
 BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
+
+#: The kinds of array a model file holds: booleans, integers, floats (never objects).
+_ARRAY_KINDS = "biuf"
+_DTYPE_NAMES = {np.dtype(c).name for c in "?bhilqBHILQefdg"}
 
 #: The classes ``load`` may build, by name: filled by ``SaveLoadMixin.__init_subclass__``.
 _LOADABLE = {}
@@ -103,6 +109,14 @@ class WrongClassError(ModelFileError):
     """The file holds a different estimator class than the one asked for."""
 
 
+class MalformedHeaderError(ModelFileError):
+    """The header's checksum matches, but its values are not what npae writes (hand-edited)."""
+
+    #: What building an estimator from such values raises, turned into this error by ``load``.
+    CAUSES = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError,
+              RecursionError, MemoryError)
+
+
 class CheckpointError(ModelFileError):
     """The file cannot be resumed from: not a checkpoint, or one of another model or data."""
 
@@ -115,8 +129,8 @@ def encode_value(value, where, arrays=None):
     Parameters
     ----------
     value : None, bool, int, float, str, numpy scalar or dtype, or a tuple,
-        list or dict of these (a ``Generator`` becomes None: its position is
-        saved apart)
+        list or dict of these (a ``Generator`` or ``RandomState`` becomes
+        None: the position of the generator it seeded is saved apart)
     where : str
         What is encoded, for the error message (``"hyperparameters"``).
     arrays : dict, optional
@@ -150,30 +164,51 @@ def encode_value(value, where, arrays=None):
         return [encode_value(v, where, arrays) for v in value]
     if isinstance(value, dict):
         return {str(k): encode_value(v, where, arrays) for k, v in value.items()}
-    if isinstance(value, np.random.Generator):
-        return None  # a generator as a hyperparameter: its position is saved apart
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return None  # a generator as a hyperparameter: the position of the one it seeded is saved
     raise TypeError(f"cannot save {where}: values of type {type(value).__name__} are not supported")
+
+
+#: How deeply header values may nest (npae's own nest a few levels).
+MAX_DEPTH = 32
 
 
 def decode_value(value, arrays=None):
     """Decode ``encode_value``'s output; ``arrays`` holds the arrays it moved out.
+
+    Raises ``MalformedHeaderError`` for what ``encode_value`` never writes: a
+    tag with a value of the wrong kind, an unknown dtype or array, values
+    nested deeper than ``MAX_DEPTH``.
 
     Examples
     --------
     >>> decode_value({"sizes": {"__tuple__": [4, 2]}})
     {'sizes': (4, 2)}
     """
+    return _decode(value, arrays, 0)
+
+
+def _decode(value, arrays, depth):
+    if depth > MAX_DEPTH:
+        raise MalformedHeaderError(f"header values nest deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [decode_value(v, arrays) for v in value]
-    if isinstance(value, dict):
-        if set(value) == {"__tuple__"}:
-            return tuple(decode_value(v, arrays) for v in value["__tuple__"])
-        if set(value) == {"__dtype__"}:
-            return np.dtype(value["__dtype__"])
-        if set(value) == {"__array__"} and arrays is not None:
-            return arrays[value["__array__"]]
-        return {k: decode_value(v, arrays) for k, v in value.items()}
-    return value
+        return [_decode(v, arrays, depth + 1) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"__tuple__"}:
+        if not isinstance(value["__tuple__"], list):
+            raise MalformedHeaderError(f"a tuple should be a list, got {value['__tuple__']!r}")
+        return tuple(_decode(v, arrays, depth + 1) for v in value["__tuple__"])
+    if set(value) == {"__dtype__"}:
+        if value["__dtype__"] not in _DTYPE_NAMES:
+            raise MalformedHeaderError(f"unknown dtype {value['__dtype__']!r}")
+        return np.dtype(value["__dtype__"])
+    if set(value) == {"__array__"}:
+        key = value["__array__"]
+        if arrays is None or not isinstance(key, str) or key not in arrays:
+            raise MalformedHeaderError(f"no array {key!r} in the file")
+        return arrays[key]
+    return {k: _decode(v, arrays, depth + 1) for k, v in value.items()}
 
 
 def array_sha256(array):
@@ -203,7 +238,7 @@ def _generator_from_state(state, where):
     bit_generator = getattr(np.random, name)()
     try:
         bit_generator.state = state
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError) as err:
         raise NotAModelFileError(f"{where}: invalid {name} generator state: {err}") from None
     return np.random.Generator(bit_generator)
 
@@ -211,7 +246,12 @@ def _generator_from_state(state, where):
 # -- saving ---------------------------------------------------------------------
 
 def save(estimator, path):
-    """Write a fitted ``estimator`` to ``path`` atomically (see module docstring)."""
+    """Write a fitted ``estimator`` to ``path`` atomically (see module docstring).
+
+    Only npae estimators (and subclasses of them, which load with
+    ``TheirClass.load``) can be saved: anything else is refused here, not
+    when loading.
+    """
     _write(estimator, path)
 
 
@@ -225,6 +265,10 @@ def save_checkpoint(estimator, path, state):
 
 
 def _write(estimator, path, checkpoint=None):
+    if not isinstance(estimator, SaveLoadMixin):
+        kind = type(estimator)
+        raise TypeError(f"npae.save saves npae estimators, got a {kind.__module__}."
+                        f"{kind.__qualname__}, which npae.load could not rebuild")
     fitted = {k: v for k, v in vars(estimator).items() if k.endswith("_") and not k.startswith("_")}
     if not fitted:
         raise ValueError(f"{type(estimator).__name__} is not fitted: call fit before save")
@@ -256,6 +300,10 @@ def _write(estimator, path, checkpoint=None):
         extra = {}
         header["checkpoint"] = encode_value(checkpoint, "the training state", extra)
         arrays.update({f"state/{k}": v for k, v in extra.items()})
+    for key, value in arrays.items():  # np.savez would pickle anything else
+        if value.dtype.kind not in _ARRAY_KINDS or value.dtype.fields is not None:
+            raise TypeError(f"cannot save {key}: an array of dtype {value.dtype}; "
+                            "model files hold only numeric arrays (no pickle)")
     header["arrays"] = {k: {"sha256": array_sha256(v), "dtype": v.dtype.name,
                             "shape": list(v.shape)} for k, v in arrays.items()}
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
@@ -276,7 +324,14 @@ def _atomic_savez(path, payload):
 # -- loading ----------------------------------------------------------------------
 
 def _read_archive(path):
-    """All arrays of the archive and its verified header."""
+    """All arrays of the archive and its verified header.
+
+    Nothing is decompressed or allocated before it is checked: the zip's
+    directory must declare members stored as they are (as ``np.savez``
+    writes them) that fit in the file, so memory stays bounded by the file's
+    size; each member's own ``.npy`` header must agree with the dtype and
+    shape that the (verified) JSON header records for it.
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
@@ -287,44 +342,121 @@ def _read_archive(path):
             raise CorruptFileError(f"{path!r} is a truncated or damaged npz archive")
         raise NotAModelFileError(f"{path!r} is not an npz model file written by npae")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {k: archive[k] for k in archive.files}
+        with zipfile.ZipFile(path) as archive:
+            members = _members(archive, path)
+            if "__header__" not in members or "__header_sha256__" not in members:
+                raise NotAModelFileError(
+                    f"{path!r} is an npz archive but not an npae model file")
+            header_bytes = _read_npy(archive, members["__header__"], path).tobytes()
+            stored = _read_npy(archive, members["__header_sha256__"], path).tobytes()
+            if hashlib.sha256(header_bytes).hexdigest() != stored.decode("ascii", "replace"):
+                raise ChecksumError(
+                    f"{path!r}: the header was altered after saving (checksum mismatch)")
+            header = _parse_header(header_bytes, path)
+            expected = header["arrays"]
+            names = set(members) - {"__header__", "__header_sha256__"}
+            if set(expected) != names:
+                missing = sorted(set(expected) - names)
+                extra = sorted(names - set(expected))
+                raise ChecksumError(f"{path!r}: arrays missing {missing} or unexpected {extra}")
+            contents = {}
+            for key, info in expected.items():
+                array = _read_npy(archive, members[key], path, info["dtype"], info["shape"])
+                if array_sha256(array) != info["sha256"]:
+                    raise ChecksumError(f"{path!r}: array {key!r} was altered after saving")
+                contents[key] = array
     except zipfile.BadZipFile as err:
         if "CRC" in str(err):  # the zip's own checksum of a member's bytes
             raise ChecksumError(f"{path!r} was altered after saving: {err}") from None
         raise CorruptFileError(f"{path!r} is truncated or damaged: {err}") from None
-    except (EOFError, OSError, ValueError, KeyError) as err:
+    except (EOFError, OSError, zlib.error) as err:
         raise CorruptFileError(f"{path!r} is truncated or damaged: {err}") from None
-    if "__header__" not in contents or "__header_sha256__" not in contents:
-        raise NotAModelFileError(f"{path!r} is an npz archive but not an npae model file")
-    header_bytes = contents.pop("__header__").tobytes()
-    stored = contents.pop("__header_sha256__").tobytes().decode("ascii", "replace")
-    if hashlib.sha256(header_bytes).hexdigest() != stored:
-        raise ChecksumError(f"{path!r}: the header was altered after saving (checksum mismatch)")
+    return header, contents
+
+
+def _members(archive, path):
+    """The archive's ``.npy`` members by array name, once their declared sizes are checked.
+
+    Every member must be stored uncompressed (``np.savez`` compresses nothing)
+    and all of them together must fit in the file: then no declared size can
+    make loading allocate more than the file holds.
+    """
+    members, total = {}, 0
+    for info in archive.infolist():
+        if not info.filename.endswith(".npy") or info.filename[:-4] in members:
+            raise NotAModelFileError(
+                f"{path!r}: unexpected archive member {info.filename!r}; not an npae model file")
+        if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+            raise NotAModelFileError(
+                f"{path!r}: member {info.filename!r} is compressed ({info.compress_size} bytes "
+                f"declaring {info.file_size}); npae writes members uncompressed")
+        members[info.filename[:-4]] = info
+        total += info.file_size
+    size = os.path.getsize(path)
+    if total > size:
+        raise CorruptFileError(
+            f"{path!r}: its members declare {total} bytes, more than the {size} bytes of the "
+            "file: truncated or crafted")
+    return members
+
+
+def _read_npy(archive, info, path, dtype="uint8", shape=None):
+    """The array in member ``info``; its ``.npy`` header must declare ``dtype`` and ``shape``.
+
+    ``shape`` None means any 1-d shape. The declared size must be exactly
+    what the member holds before anything is allocated.
+    """
+    where = f"{path!r}: array {info.filename[:-4]!r}"
+    with archive.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f"unsupported .npy version {version}")
+            got_shape, fortran, got_dtype = read_header(fh)
+        except ValueError as err:
+            raise CorruptFileError(f"{where} has a damaged .npy header: {err}") from None
+        if (got_dtype.name != dtype or got_dtype.hasobject
+                or (shape is None and len(got_shape) != 1)
+                or (shape is not None and list(got_shape) != shape)):
+            raise ChecksumError(f"{where} was altered after saving: it declares "
+                                f"{got_dtype} {got_shape}, the header records {dtype} {shape}")
+        nbytes = math.prod(got_shape) * got_dtype.itemsize
+        if fh.tell() + nbytes != info.file_size:
+            raise CorruptFileError(f"{where} declares {nbytes} bytes of data; its member "
+                                   f"holds {info.file_size - fh.tell()}")
+        array = np.empty(got_shape, dtype=got_dtype, order="F" if fortran else "C")
+        view = memoryview(array.reshape(-1, order="A")).cast("B") if nbytes else b""
+        filled = 0
+        while filled < nbytes:
+            count = fh.readinto(view[filled:])
+            if not count:
+                raise CorruptFileError(f"{where} is truncated")
+            filled += count
+    return array
+
+
+def _parse_header(header_bytes, path):
+    """The header's JSON, checked: format, version and the fields loading reads."""
     try:
         header = json.loads(header_bytes.decode("utf-8"))
+    except RecursionError:
+        raise MalformedHeaderError(f"{path!r}: the header is nested too deeply") from None
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise NotAModelFileError(f"{path!r} is not an npae model file")
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise FormatVersionError(f"{path!r}: invalid file format version {version!r}")
+    if version > FORMAT_VERSION:
         raise FormatVersionError(
             f"{path!r} has file format version {version}; this npae reads versions up to "
             f"{FORMAT_VERSION}: upgrade npae to load it"
         )
     _check_header(header, path)
-    expected = header["arrays"]
-    if set(expected) != set(contents):
-        missing = sorted(set(expected) - set(contents))
-        extra = sorted(set(contents) - set(expected))
-        raise ChecksumError(f"{path!r}: arrays missing {missing} or unexpected {extra}")
-    for key, info in expected.items():
-        array = contents[key]
-        if (array.dtype.name != info["dtype"] or list(array.shape) != info["shape"]
-                or array_sha256(array) != info["sha256"]):
-            raise ChecksumError(f"{path!r}: array {key!r} was altered after saving")
-    return header, contents
+    return header
 
 
 _HEADER_FIELDS = {"class": str, "params": dict, "attributes": dict, "networks": dict,
@@ -341,11 +473,16 @@ def _check_header(header, path):
             )
     for key, info in header["arrays"].items():
         if not (isinstance(info, dict) and isinstance(info.get("sha256"), str)
-                and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)):
+                and info.get("dtype") in _DTYPE_NAMES and isinstance(info.get("shape"), list)
+                and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                        for d in info["shape"])):
             raise NotAModelFileError(f"{path!r}: the header's record of array {key!r} is invalid")
     for name in header["attributes"]:
         if name.startswith("_") or not name.endswith("_"):
             raise NotAModelFileError(f"{path!r}: {name!r} is not a fitted attribute name")
+    for name, specs in header["networks"].items():
+        if name.startswith("_") or not name.endswith("_") or not isinstance(specs, list):
+            raise NotAModelFileError(f"{path!r}: invalid network entry {name!r}")
 
 
 def estimator_classes():
@@ -373,14 +510,35 @@ def load(path, expected_class=None):
         want = expected_class if isinstance(expected_class, str) else expected_class.__name__
         if want != name:
             raise WrongClassError(f"{where} holds a {name}, not a {want}")
-    classes = estimator_classes()
-    if name not in classes:
-        raise NotAModelFileError(f"{where} holds unknown class {name!r}")
+    cls = estimator_classes().get(name)
+    if (isinstance(expected_class, type) and issubclass(expected_class, SaveLoadMixin)
+            and not inspect.isabstract(expected_class)):
+        cls = expected_class  # asked for by the caller: a subclass of their own, say
+    if cls is None:
+        raise NotAModelFileError(
+            f"{where} holds unknown class {name!r}; if it is a subclass of your own, load "
+            f"it with {name}.load(path)")
     try:
-        estimator = classes[name](**decode_value(header["params"]))
+        return _rebuild(cls, header, arrays, where)
+    except ModelFileError:
+        raise
+    except MalformedHeaderError.CAUSES as err:
+        # Values with a matching checksum that npae never writes: a hand-edited header.
+        raise MalformedHeaderError(
+            f"{where}: its header holds values this npae's {name} cannot use "
+            f"({type(err).__name__}: {err})") from err
+
+
+def _rebuild(cls, header, arrays, where):
+    """A ``cls`` with the file's hyperparameters, networks, fitted attributes and generator."""
+    try:
+        params = decode_value(header["params"])
+        estimator = cls(**params)
+    except MalformedHeaderError as err:
+        raise MalformedHeaderError(f"{where}: {err}") from None
     except TypeError as err:
         raise ModelFileError(
-            f"{where}: its hyperparameters do not fit this npae's {name} ({err}); "
+            f"{where}: its hyperparameters do not fit this npae's {header['class']} ({err}); "
             "was it written by another version?"
         ) from None
     attributes = _attributes(header, arrays)
@@ -409,7 +567,7 @@ def restore_networks(estimator, header, arrays, where):
     """
     try:
         estimator._restore_networks(_attributes(header, arrays))
-    except (KeyError, TypeError, ValueError) as err:
+    except MalformedHeaderError.CAUSES as err:
         raise ModelFileError(f"{where}: cannot rebuild the {header['class']}'s networks: "
                              f"{err}") from None
     load_weights(estimator, header, arrays, where)
@@ -422,7 +580,10 @@ def load_weights(estimator, header, arrays, where):
     saved layer specs or the weights do not fit them.
     """
     for attr, specs in header["networks"].items():
-        rebuilt = _layer_specs(getattr(estimator, attr))
+        network = getattr(estimator, attr, None)
+        if not isinstance(network, Network):
+            raise MalformedHeaderError(f"{where}: a {header['class']} has no network {attr!r}")
+        rebuilt = _layer_specs(network)
         if _without_backend(rebuilt) != _without_backend(specs):
             raise ChecksumError(
                 f"{where}: the saved {attr} does not match the one "
@@ -451,4 +612,9 @@ def read_checkpoint(path):
             "fit(X, checkpoint=path) writes checkpoints"
         )
     state_arrays = {k[len("state/"):]: v for k, v in arrays.items() if k.startswith("state/")}
-    return header, arrays, decode_value(header["checkpoint"], state_arrays)
+    try:
+        state = decode_value(header["checkpoint"], state_arrays)
+    except MalformedHeaderError as err:
+        raise CheckpointError(f"{os.fspath(path)!r}: its training state is malformed: "
+                              f"{err}") from None
+    return header, arrays, state

@@ -11,6 +11,8 @@ The penalties on the code (sparsity KL, L1 activity, contractive) are in
 per example (the VAE's ELBO and importance weights).
 """
 
+import warnings
+
 import numpy as np
 from scipy.special import expit
 
@@ -27,6 +29,23 @@ def _check_pair(y_pred, y_true, name):
         )
     if y_pred.size == 0:
         raise ValueError(f"{name} expected non-empty arrays, got shape {y_pred.shape}")
+
+
+def _check_probabilities(y_true, name, refuse=True):
+    """Targets outside [0, 1]: binary cross-entropy refuses them, the Bernoulli likelihood warns.
+
+    (The VAE keeps training on such data, as scikit-learn's checks expect of
+    an estimator, but its loss is then no likelihood.)
+    """
+    low, high = float(np.min(y_true)), float(np.max(y_true))
+    if low < 0 or high > 1:
+        if refuse:
+            raise ValueError(
+                f"{name} expected targets in [0, 1], got values from {low:g} to {high:g}: "
+                "scale the data to [0, 1], or use the mean squared error")
+        # Without the values, so that a training loop warns once, not once per batch.
+        warnings.warn(f"{name} expected targets in [0, 1], got values outside: scale the data "
+                      "to [0, 1], or use a Gaussian likelihood", RuntimeWarning, stacklevel=3)
 
 
 def mean_squared_error(y_pred, y_true):
@@ -46,6 +65,7 @@ def binary_cross_entropy(y_pred, y_true, eps=1e-7):
     the logits are at hand: it never saturates.
     """
     _check_pair(y_pred, y_true, "binary_cross_entropy")
+    _check_probabilities(y_true, "binary_cross_entropy")
     t = y_true
     p = np.clip(y_pred, eps, 1 - eps).astype(np.result_type(y_pred, t), copy=False)
     # Three arrays, reused in place: the temporaries of the plain expressions
@@ -74,6 +94,7 @@ def binary_cross_entropy_with_logits(logits, y_true):
     Stable for any z; dL/dz = (sigmoid(z) - t) / n.
     """
     _check_pair(logits, y_true, "binary_cross_entropy_with_logits")
+    _check_probabilities(y_true, "binary_cross_entropy_with_logits")
     z = logits
     value = float(np.mean(np.logaddexp(0, z) - y_true * z))
     grad = (expit(z) - y_true) / z.size
@@ -133,6 +154,7 @@ def bernoulli_log_likelihood(logits, x):
     with the gradient.
     """
     _check_pair(logits, x, "bernoulli_log_likelihood")
+    _check_probabilities(x, "bernoulli_log_likelihood", refuse=False)
     return _bernoulli_log_likelihood(logits, x)
 
 
@@ -164,6 +186,7 @@ def bernoulli_nll(logits, x):
     L = (1/N) sum_n sum_d (softplus(l_nd) - x_nd l_nd);  dL/dl = (sigmoid(l) - x) / N.
     """
     _check_pair(logits, x, "bernoulli_nll")
+    _check_probabilities(x, "bernoulli_nll (the VAE's Bernoulli likelihood)", refuse=False)
     log_p = _bernoulli_log_likelihood(logits, x)
     n = logits.shape[0]
     value = -float(np.sum(log_p)) / n

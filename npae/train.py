@@ -122,10 +122,10 @@ class Trainer:
         The progress bar's label.
     check_final : bool, default False
         After the last epoch, unless a validation loss already did, call
-        ``evaluate`` once more on the first batch so that the final weights,
-        like every epoch's, are kept only if they give a finite loss
-        (otherwise: ``TrainingDivergedError`` and the previous epoch's
-        weights); see ``DivergenceGuard``.
+        ``evaluate`` on the training rows so that the final weights, like
+        every epoch's, are kept only if they give a finite loss (otherwise:
+        ``TrainingDivergedError`` and the previous epoch's weights); see
+        ``DivergenceGuard.confirm``. The estimators always ask for it.
 
     Attributes
     ----------
@@ -156,7 +156,7 @@ class Trainer:
         self.early_stopping = early_stopping
         self.patience = check_int(patience, "patience", "Trainer")
         self.min_delta = check_number(min_delta, "min_delta", "Trainer", low=0)
-        self.callbacks = list(callbacks or ())
+        self.callbacks = _check_callbacks(callbacks)
         self.verbose = verbose
         self.description = description
         self.check_final = bool(check_final)
@@ -226,7 +226,8 @@ class Trainer:
         """
         Y = X if Y is None else Y
         n = _check_data(X, Y, validation_data)
-        hooks = [DivergenceGuard(self.check_final), ProgressBar(), *self.callbacks]
+        self.guard = DivergenceGuard(self.check_final)
+        hooks = [self.guard, ProgressBar(), *self.callbacks]
         for hook in hooks:
             hook.on_train_begin(self, X, Y)
         try:
@@ -290,6 +291,25 @@ class Trainer:
                 self.stop_training = True
 
 
+def _check_callbacks(callbacks):
+    """A list of ``Callback`` instances from None or an iterable of them."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        raise TypeError("callbacks must be a list of npae.train.Callback, got one Callback: "
+                        "pass [callback]")
+    try:
+        callbacks = list(callbacks)
+    except TypeError:
+        raise TypeError(f"callbacks must be a list of npae.train.Callback, got "
+                        f"{type(callbacks).__name__}") from None
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be npae.train.Callback instances, got "
+                            f"{type(callback).__name__} {callback!r}")
+    return callbacks
+
+
 def _check_data(X, Y, validation_data):
     """The number of training rows, once ``X``, ``Y`` and the validation data pass.
 
@@ -339,7 +359,9 @@ class DivergenceGuard(Callback):
     history, early-stopping record) back to the last *good* epoch: the newest
     whose weights then gave a finite loss, on the validation data or on the
     next batch (so a failure on an epoch's first batch condemns the epoch
-    before). A ``KeyboardInterrupt`` puts it back to the last finished epoch.
+    before), or, for the final weights (``check_final``) and weights about
+    to be checkpointed, on the training rows (``confirm``). A
+    ``KeyboardInterrupt`` puts it back to the last finished epoch.
 
     Parameters
     ----------
@@ -355,7 +377,7 @@ class DivergenceGuard(Callback):
         # validation loss or the next batch's); until then the end of the newest
         # epoch waits in ``latest``. Both are snapshots to roll back to.
         self._good, self._latest, self._updates = _snapshot(trainer), None, 0
-        self._first_rows = (X[:trainer.batch_size], Y[:trainer.batch_size])
+        self._rows = (X, Y)
 
     def on_step_end(self, trainer, logs):
         if not np.isfinite(logs["loss"]):
@@ -380,8 +402,8 @@ class DivergenceGuard(Callback):
             self._confirm_latest()
 
     def on_train_end(self, trainer):
-        if self.check_final and self._latest is not None and trainer.evaluate is not None:
-            self._check_final_weights(trainer)
+        if self.check_final:
+            self.confirm(trainer)
         self._release()
 
     def on_train_error(self, trainer, error):
@@ -399,28 +421,39 @@ class DivergenceGuard(Callback):
         return error
 
     def _release(self):
-        self._good = self._latest = self._first_rows = None  # let go of the snapshots
+        self._good = self._latest = self._rows = None  # let go of the snapshots
 
     def _confirm_latest(self):
         """A forward pass with the newest epoch's weights gave a finite loss: they are good."""
         if self._latest is not None:
             self._good, self._latest = self._latest, None
 
-    def _check_final_weights(self, trainer):
-        """Give the last epoch's weights the test every other epoch's get: one batch's loss.
+    def confirm(self, trainer, what="final weights"):
+        """Keep the newest epoch's weights only if they give a finite loss on the training rows.
 
-        Measured with ``evaluate`` on the first rows; the generator is left where it was.
+        For weights no forward pass has tested yet (the last epoch's, or an
+        epoch's that is about to be checkpointed): ``evaluate`` on every
+        training row, a batch at a time, the generator left where it was.
+        Raises ``TrainingDivergedError`` otherwise, naming ``what`` was
+        tested (``on_train_error`` then puts back the last good epoch).
         """
+        if self._latest is None or trainer.evaluate is None:
+            return
+        X, Y = self._rows
         state = trainer.rng.bit_generator.state
         try:
-            loss = trainer.evaluate(*self._first_rows)
+            for start in range(0, len(X), trainer.batch_size):
+                rows = slice(start, start + trainer.batch_size)
+                loss = trainer.evaluate(X[rows], Y[rows])
+                if not np.isfinite(loss):
+                    break
         except NonFiniteInputError:
             loss = float("nan")
         finally:
             trainer.rng.bit_generator.state = state
         if not np.isfinite(loss):
-            raise self._diverged(trainer, f"the loss of the final weights became {loss} on the "
-                                 "first rows", None, epoch=trainer.epoch)
+            raise self._diverged(trainer, f"the loss of the {what} became {loss} on the "
+                                 "training rows", None, epoch=trainer.epoch)
         self._confirm_latest()
 
     def _diverged(self, trainer, what, batch, epoch=None):

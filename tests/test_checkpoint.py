@@ -5,14 +5,19 @@ training state (epoch, history, optimizer, generator) atomically;
 ``fit(X, checkpoint=path, resume=True)`` continues from it.
 """
 
+import hashlib
 import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 import npae
 from npae import Autoencoder, DenoisingAutoencoder
+from npae.checkpoint import CheckpointInUseError
 from npae.io import CheckpointError, ModelFileError, estimator_classes, read_checkpoint
 from npae.models.base import BaseAutoencoder
 from npae.optim import Adam
@@ -501,3 +506,151 @@ def test_the_writer_writes_the_last_finished_epoch_on_ctrl_c():
     assert writes_of(epochs=6, every=2, interrupt=InterruptAt(4, 1)) == [2, 3, "interrupted"]
     # Ctrl-C in epoch 3: epoch 2 is already in the file, nothing more to write
     assert writes_of(epochs=6, every=2, interrupt=InterruptAt(3, 1)) == [2, "interrupted"]
+
+
+# -- where the checkpoint goes is checked before the first epoch --------------------------
+
+class CountEpochs(Callback):
+    def __init__(self):
+        self.epochs = 0
+
+    def on_epoch_end(self, trainer, logs):
+        self.epochs += 1
+
+
+@pytest.mark.parametrize("where, error, message", [
+    ("missing/run.npz", FileNotFoundError, r"'missing/run.npz'.*does not exist"),
+    ("folder/", IsADirectoryError, r"'folder/'.*names a directory"),
+    ("folder", IsADirectoryError, r"'folder'.*is a directory"),
+    ("pipe", OSError, r"'pipe'.*FIFO"),
+    ("", ValueError, "the path is empty"),
+])
+def test_the_checkpoint_location_is_checked_before_training(tmp_path, monkeypatch, where,
+                                                            error, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    counter = CountEpochs()
+    with pytest.raises(error, match=message):
+        model().fit(data(), checkpoint=where, callbacks=[counter])
+    assert counter.epochs == 0
+    assert sorted(os.listdir(tmp_path)) == ["folder", "pipe"]
+
+
+def test_an_unwritable_checkpoint_folder_is_refused_before_training(tmp_path, monkeypatch):
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse)
+    counter = CountEpochs()
+    with pytest.raises(PermissionError, match=r"run\.npz.*Permission denied"):
+        model().fit(data(), checkpoint=tmp_path / "run.npz", callbacks=[counter])
+    assert counter.epochs == 0
+
+
+# -- one writer per checkpoint --------------------------------------------------------------
+
+def test_a_second_run_on_the_same_checkpoint_fails_at_once(tmp_path):
+    path = tmp_path / "run.npz"
+    X = data()
+
+    class StartAnother(Callback):
+        def on_epoch_end(self, trainer, logs):
+            if logs["epoch"] == 2:
+                counter = CountEpochs()
+                with pytest.raises(CheckpointInUseError, match="another run is writing"):
+                    model().fit(X, checkpoint=path, resume=True, callbacks=[counter])
+                assert counter.epochs == 0
+                self.refused = True
+
+    other = StartAnother()
+    first = model().fit(X, checkpoint=path, callbacks=[other])
+    assert other.refused
+    assert checkpoint_epoch(path) == 6
+    assert same_arrays(weights(npae.load(path)), weights(first))
+    assert not os.path.exists(f"{path}.lock")  # let go of at the end
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_process(tmp_path):
+    path = tmp_path / "run.npz"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sys, numpy as np, npae
+            from npae.train import Callback
+            class Wait(Callback):
+                def on_epoch_end(self, trainer, logs):
+                    if logs["epoch"] == 2:  # epoch 1 is in the checkpoint
+                        print("training", flush=True)
+                        sys.stdin.readline()
+            X = np.random.default_rng(0).uniform(size=(8, 6))
+            npae.Autoencoder(hidden_sizes=(4,), code_size=2, epochs=3).fit(
+                X, checkpoint={str(path)!r}, callbacks=[Wait()])
+        """)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "training\n"
+        with pytest.raises(CheckpointInUseError, match="another run is writing"):
+            model().fit(data(), checkpoint=path, resume=True)
+    finally:
+        holder.kill()  # as kill -9 would: the OS lets go of the lock
+        holder.wait()
+    assert os.path.exists(f"{path}.lock")  # a killed run leaves its lock: it blocks nothing
+    resumed = Autoencoder(hidden_sizes=(4,), code_size=2, epochs=3)
+    resumed.fit(np.random.default_rng(0).uniform(size=(8, 6)), checkpoint=path, resume=True)
+    assert len(resumed.history_["loss"]) == 3
+
+
+def test_the_lock_is_let_go_after_ctrl_c_so_the_same_session_can_resume(tmp_path):
+    path = tmp_path / "run.npz"
+    X = data()
+    with pytest.raises(KeyboardInterrupt) as info:  # keeps the traceback and its frames alive
+        model().fit(X, checkpoint=path, callbacks=[InterruptAt(3)])
+    resumed = model().fit(X, checkpoint=path, resume=True)
+    assert len(resumed.history_["loss"]) == 6
+    assert info.traceback  # still held while the resumed run took the lock
+
+
+# -- a hand-edited checkpoint (checksum recomputed) is refused with a ModelFileError ----------
+
+def _last(h):
+    return h["checkpoint"]["calls"][-1]
+
+
+@pytest.mark.parametrize("change", [
+    lambda h: h.update(checkpoint=5),
+    lambda h: h.update(checkpoint={"calls": {"__tuple__": 5}}),
+    lambda h: h["checkpoint"].update(calls=[]),
+    lambda h: _last(h).update(rng=5),
+    lambda h: _last(h).update(rng={"bit_generator": "PCG64", "state": "x"}),
+    lambda h: _last(h).update(epochs="6"),
+    lambda h: _last(h).update(data=[]),
+    lambda h: _last(h)["data"].update(X=5),
+    lambda h: _last(h)["trainer"].update(epoch="3"),
+    lambda h: _last(h)["trainer"].update(epoch=True),
+    lambda h: _last(h)["trainer"].update(history=5),
+    lambda h: _last(h)["trainer"].update(history={"loss": 5}),
+    lambda h: _last(h)["trainer"].update(optimizer=None),
+    lambda h: _last(h)["trainer"]["optimizer"]["scalars"].update(t="x"),
+    lambda h: _last(h)["trainer"]["optimizer"].update(arrays=5),
+    lambda h: _last(h)["trainer"].update(best_weights=7),
+    lambda h: _last(h)["trainer"].update(best_loss="low"),
+    lambda h: _last(h)["trainer"].update(waited=-1),
+    lambda h: h["attributes"].update(input_shape_=5),
+    lambda h: h["attributes"].update(dtype_={"__dtype__": "nope"}),
+])
+def test_a_hand_edited_checkpoint_is_refused_cleanly(saved, change):
+    with np.load(saved, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(arrays["__header__"].tobytes())
+    change(header)
+    raw = json.dumps(header, sort_keys=True).encode()
+    arrays["__header__"] = np.frombuffer(raw, dtype=np.uint8)
+    arrays["__header_sha256__"] = np.frombuffer(
+        hashlib.sha256(raw).hexdigest().encode("ascii"), dtype=np.uint8)
+    with open(saved, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.raises(ModelFileError):
+        model().fit(data(), checkpoint=saved, resume=True)

@@ -150,3 +150,83 @@ def test_bad_options_give_one_line_errors(args, message, tmp_path):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- a user's mistake never prints a traceback (issue 14), checked in-process ---------------
+
+def main_in_process(capsys, *args):
+    from npae import cli
+
+    try:
+        status = cli.main(list(args))
+    except SystemExit as stop:  # argparse's own errors
+        status = stop.code
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+TINY_AE = ("--code-size", "2", "--set", "hidden_sizes=(4,)", "--epochs", "2")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "autoencoder", *TINY_AE, "--learning-rate", "1e300", "--set", "optimizer=sgd"),
+     "training diverged"),
+    (("train", "autoencoder", "--code-size", "2", "--hidden-sizes", "100000000000",
+      "--epochs", "1"), "hidden_sizes"),
+    (("compare", "--models", "pca,pca"), "listed more than once: pca"),
+    (("train", "unet", "--code-size", "4"), "--code-size does not apply to model unet"),
+    (("train", "unet", "--hidden-sizes", "4"), "--hidden-sizes does not apply to model unet"),
+    (("train", "autoencoder", "--samples", "5"), "--samples does not apply"),
+    (("train", "autoencoder", "--size", "16"), "--size does not apply"),
+    (("train", "pca", "--epochs", "3"), "--epochs does not apply to model pca"),
+])
+def test_a_users_mistake_is_one_line_and_writes_nothing(capsys, tmp_path, args, message):
+    out = tmp_path / "out"
+    with np.errstate(all="ignore"):
+        status, stdout, stderr = main_in_process(capsys, *args, "--out", str(out))
+    assert status == 2
+    assert "Traceback" not in stderr
+    assert message in stderr.strip().splitlines()[-1]  # after argparse's usage, if any
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_memory_error_is_one_line(capsys, tmp_path, monkeypatch):
+    def exhausted(self, *args, **kwargs):
+        raise MemoryError("Unable to allocate 400. GiB")
+
+    monkeypatch.setattr(npae.Autoencoder, "fit", exhausted)
+    status, _, stderr = main_in_process(capsys, "train", "autoencoder", *TINY_AE,
+                                        "--out", str(tmp_path))
+    assert status == 2
+    assert stderr.startswith("npae train: error: not enough memory (Unable to allocate")
+
+
+def test_out_that_is_a_file_is_refused_before_training(capsys, tmp_path):
+    out = tmp_path / "taken"
+    out.write_text("mine")
+    status, stdout, stderr = main_in_process(capsys, "train", "autoencoder", *TINY_AE,
+                                             "--out", str(out))
+    assert status == 2 and f"--out '{out}' is a file, not a folder" in stderr
+    assert "npae train autoencoder:" not in stdout  # no training started
+    assert out.read_text() == "mine"
+
+
+def test_out_that_is_unwritable_is_refused_before_training(capsys, tmp_path, monkeypatch):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    status, stdout, stderr = main_in_process(capsys, "train", "autoencoder", *TINY_AE,
+                                             "--out", str(tmp_path))
+    assert status == 2 and "is not writable: Permission denied" in stderr
+    assert "npae train autoencoder:" not in stdout
+
+
+def test_a_diverging_train_run_prints_no_traceback(tmp_path):
+    result = run("train", "autoencoder", *TINY_AE, "--learning-rate", "1e300",
+                 "--set", "optimizer=sgd", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "training diverged" in result.stderr
+    assert not (tmp_path / "autoencoder.npz").exists()

@@ -1,9 +1,12 @@
 """Model files: exact round trips, no pickle, and a distinct error for each kind of bad file."""
 
 import hashlib
+import io
 import json
 import os
 import pathlib
+import struct
+import tracemalloc
 import zipfile
 from functools import cache
 
@@ -18,6 +21,7 @@ from npae.io import (
     ChecksumError,
     CorruptFileError,
     FormatVersionError,
+    MalformedHeaderError,
     ModelFileError,
     NotAModelFileError,
     WrongClassError,
@@ -304,7 +308,7 @@ def test_a_directory_that_cannot_be_synced_is_no_error(tmp_path, monkeypatch):
 
 
 def test_saving_where_no_file_can_be(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no directory .*missing"):
+    with pytest.raises(FileNotFoundError, match="directory .*missing.* does not exist"):
         fitted().save(tmp_path / "missing" / "m.npz")
     with pytest.raises(IsADirectoryError, match="it is a directory"):
         fitted().save(tmp_path)
@@ -542,6 +546,58 @@ def test_a_crash_during_save_keeps_the_previous_file(tmp_path, monkeypatch, name
      "unknown random generator 'os.system'"),
     (lambda h: h["rng_state"].update(state={"state": "x"}), NotAModelFileError,
      "invalid PCG64 generator state"),
+    # The hand-made cases of issue 14: none may escape as a TypeError, KeyError, ...
+    (lambda h: h.update(format_version=0), FormatVersionError, "invalid file format version 0"),
+    (lambda h: h.update(format_version=-1), FormatVersionError, "version -1"),
+    (lambda h: h.update(format_version=True), FormatVersionError, "version True"),
+    (lambda h: h.update(format_version="1"), FormatVersionError, "version '1'"),
+    (lambda h: h.update(format_version=1.0), FormatVersionError, "version 1.0"),
+    (lambda h: h.update(format_version=None), FormatVersionError, "version None"),
+    (lambda h: h.update({"class": 5}), NotAModelFileError, "'class' should be a str"),
+    (lambda h: h.update(arrays=[]), NotAModelFileError, "'arrays' should be a dict"),
+    (lambda h: h["params"].update(hidden_sizes={"__tuple__": 5}), MalformedHeaderError,
+     "a tuple should be a list"),
+    (lambda h: h["params"].update(hidden_sizes=["a"]), ModelFileError, "hidden_sizes"),
+    (lambda h: h["params"].update(hidden_sizes={"__tuple__": [10**12]}), ModelFileError,
+     "cannot rebuild"),
+    (lambda h: h["params"].update(code_size=10**40), ModelFileError, "cannot rebuild"),
+    (lambda h: h["params"].update(code_size={"__dtype__": "os.system"}), MalformedHeaderError,
+     "unknown dtype 'os.system'"),
+    (lambda h: h["params"].update(dtype={"__array__": "0"}), MalformedHeaderError,
+     "no array '0'"),
+    (lambda h: h["attributes"].update(dtype_={"__dtype__": "object"}), MalformedHeaderError,
+     "unknown dtype 'object'"),
+    (lambda h: h["attributes"].update(dtype_=5), ModelFileError, "cannot rebuild"),
+    (lambda h: h["attributes"].update(input_shape_=5), ModelFileError, "cannot rebuild"),
+    (lambda h: h["attributes"].update(input_shape_={"__tuple__": [-3]}), ModelFileError,
+     "cannot rebuild"),
+    (lambda h: h["attributes"].update(input_shape_={"__tuple__": ["6"]}), ModelFileError,
+     "cannot rebuild"),
+    (lambda h: h["networks"].update(bogus_=[]), MalformedHeaderError, "no network 'bogus_'"),
+    (lambda h: h["networks"].update(_private=[]), NotAModelFileError, "invalid network entry"),
+    (lambda h: h["networks"].update(network_="x"), NotAModelFileError, "invalid network entry"),
+    (lambda h: h["networks"].update(network_=[]), ChecksumError, "does not match"),
+    (lambda h: h["networks"].update(network_=[5]), ChecksumError, "does not match"),
+    (lambda h: h["arrays"]["net/0.W"].update(dtype="object"), NotAModelFileError,
+     "record of array 'net/0.W' is invalid"),
+    (lambda h: h["arrays"]["net/0.W"].update(shape=[10**30]), ChecksumError,
+     "'net/0.W' was altered"),
+    (lambda h: h["arrays"]["net/0.W"].update(shape=[True]), NotAModelFileError,
+     "record of array"),
+    (lambda h: h["arrays"]["net/0.W"].update(shape=[-1]), NotAModelFileError,
+     "record of array"),
+    (lambda h: h["arrays"]["net/0.W"].update(sha256=5), NotAModelFileError, "record of array"),
+    (lambda h: h["params"].update(deep=json.loads("[" * 60 + "]" * 60)),
+     MalformedHeaderError, "nest deeper than"),
+    (lambda h: h.update(rng_state=5), NotAModelFileError, "unknown random generator None"),
+    (lambda h: h.update(rng_state=[]), NotAModelFileError, "unknown random generator"),
+    (lambda h: h["rng_state"].update(state=None), NotAModelFileError, "invalid PCG64"),
+    (lambda h: h["rng_state"]["state"].update(state=2**300), NotAModelFileError,
+     "invalid PCG64"),
+    (lambda h: h["rng_state"].update(bit_generator="MT19937"), NotAModelFileError,
+     "invalid MT19937"),
+    (lambda h: h["attributes"].update(history_={"__array__": "nope"}), MalformedHeaderError,
+     "no array 'nope'"),
 ])
 def test_a_recomputed_checksum_does_not_get_a_bad_header_through(saved, change, error,
                                                                  message):
@@ -550,6 +606,18 @@ def test_a_recomputed_checksum_does_not_get_a_bad_header_through(saved, change, 
     change(header)
     write(saved, with_header(arrays, header))
     with pytest.raises(error, match=message):
+        npae.load(saved)
+
+
+def test_a_header_nested_5000_deep_is_refused(saved):
+    arrays = read(saved)
+    header = header_of(arrays)
+    header["params"]["deep"] = "DEEP"
+    raw = json.dumps(header, sort_keys=True).replace('"DEEP"', "[" * 5000 + "]" * 5000)
+    digest = hashlib.sha256(raw.encode()).hexdigest().encode("ascii")
+    write(saved, {**arrays, "__header__": np.frombuffer(raw.encode(), dtype=np.uint8),
+                  "__header_sha256__": np.frombuffer(digest, dtype=np.uint8)})
+    with pytest.raises(MalformedHeaderError, match="nested too deeply"):
         npae.load(saved)
 
 
@@ -628,3 +696,114 @@ def test_encode_and_decode_values_round_trip():
         encode_value(np.arange(3.0), "a test value")
     a = np.arange(6.0).reshape(2, 3)
     assert array_sha256(a.T) == hashlib.sha256(np.ascontiguousarray(a.T).tobytes()).hexdigest()
+
+
+# -- what saves, loads; what cannot load, does not save -----------------------------------
+
+def test_a_randomstate_random_state_saves_checkpoints_and_loads(tmp_path):
+    X = data()
+    model = fitted(random_state=np.random.RandomState(0))
+    model.save(tmp_path / "m.npz")
+    loaded = npae.load(tmp_path / "m.npz")
+    assert np.array_equal(loaded.reconstruct(X), model.reconstruct(X))
+    assert loaded._rng.bit_generator.state == model._rng.bit_generator.state
+    run = Autoencoder(hidden_sizes=(5,), code_size=2, epochs=2,
+                      random_state=np.random.RandomState(0))
+    run.fit(X, checkpoint=tmp_path / "run.npz")
+    assert npae.load(tmp_path / "run.npz").history_ == run.history_
+
+
+class MyAutoencoder(Autoencoder):
+    """A user's subclass, with a hyperparameter of its own."""
+
+    def __init__(self, hidden_sizes=(5,), code_size=2, epochs=3, random_state=0, scale=1.0):
+        super().__init__(hidden_sizes=hidden_sizes, code_size=code_size, epochs=epochs,
+                         random_state=random_state)
+        self.scale = scale
+
+
+def test_a_users_subclass_loads_with_its_own_load(tmp_path):
+    X = data()
+    model = MyAutoencoder(scale=2.0).fit(X)
+    model.save(tmp_path / "mine.npz")
+    loaded = MyAutoencoder.load(tmp_path / "mine.npz")
+    assert type(loaded) is MyAutoencoder and loaded.scale == 2.0
+    assert np.array_equal(loaded.reconstruct(X), model.reconstruct(X))
+    with pytest.raises(NotAModelFileError, match=r"MyAutoencoder.load\(path\)"):
+        npae.load(tmp_path / "mine.npz")
+    with pytest.raises(WrongClassError):
+        MyAutoencoder.load(fitted().save(tmp_path / "plain.npz"))
+
+
+def test_object_arrays_never_reach_the_file(tmp_path):
+    model = fitted()
+    model.notes_ = np.array([{"pickled": True}], dtype=object)
+    with pytest.raises(TypeError, match="attr/notes_.*dtype object.*no pickle"):
+        model.save(tmp_path / "m.npz")
+    model.notes_ = np.zeros(2, dtype=[("a", "f8")])
+    with pytest.raises(TypeError, match="attr/notes_.*only numeric arrays"):
+        model.save(tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_foreign_object_is_refused_at_save(tmp_path):
+    from sklearn.decomposition import PCA
+    pca = PCA(n_components=2).fit(data())
+    with pytest.raises(TypeError, match="npae.save saves npae estimators, got a "
+                                        "sklearn.decomposition._pca.PCA"):
+        npae.save(pca, tmp_path / "pca.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- crafted archives are refused before anything large is decompressed or allocated ------
+
+def _peak_bytes_of_refusing(path, error, message):
+    tracemalloc.start()
+    try:
+        with pytest.raises(error, match=message):
+            npae.load(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_small_file_holding_a_huge_compressed_member_is_refused_cheaply(saved):
+    bomb = zipfile.ZipInfo("bomb.npy")
+    bomb.compress_type = zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(saved, "a") as archive, archive.open(bomb, "w",
+                                                              force_zip64=True) as member:
+        block = bytes(1 << 20)
+        for _ in range(512):  # 512 MiB of zeros, about 0.5 MB on disk
+            member.write(block)
+    assert os.path.getsize(saved) < 4 << 20
+    peak = _peak_bytes_of_refusing(saved, NotAModelFileError, "'bomb.npy' is compressed")
+    assert peak < 16 << 20
+
+
+def test_a_member_declaring_more_bytes_than_the_file_holds_is_refused_cheaply(saved):
+    raw = bytearray(saved.read_bytes())
+    entry = raw.index(b"PK\x01\x02")  # the central directory's first record
+    raw[entry + 20:entry + 28] = struct.pack("<II", 0xFFFFFFF0, 0xFFFFFFF0)
+    saved.write_bytes(bytes(raw))
+    peak = _peak_bytes_of_refusing(saved, CorruptFileError, "more than the .* bytes of the file")
+    assert peak < 16 << 20
+
+
+def test_an_npy_header_claiming_terabytes_is_refused_before_allocating(saved):
+    arrays = read(saved)
+    header = header_of(arrays)
+    header["arrays"]["net/0.W"]["shape"] = [10**12]
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        fake, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    crafted = with_header(arrays, header)
+    with open(saved, "wb") as fh, zipfile.ZipFile(fh, "w") as archive:
+        for key, value in crafted.items():
+            if key == "net/0.W":
+                archive.writestr(f"{key}.npy", fake.getvalue() + bytes(8))
+            else:
+                out = io.BytesIO()
+                np.lib.format.write_array(out, value, allow_pickle=False)
+                archive.writestr(f"{key}.npy", out.getvalue())
+    peak = _peak_bytes_of_refusing(saved, CorruptFileError, "declares 8000000000000 bytes")
+    assert peak < 16 << 20

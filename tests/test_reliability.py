@@ -221,11 +221,12 @@ def test_ctrl_c_rolls_back_the_optimizer_too(monkeypatch):
 def test_a_new_fit_starts_from_a_clean_slate():
     X = tiny_data("SparseAutoencoder", n=16)
     model = make_tiny("SparseAutoencoder", epochs=3).fit(X)
-    assert hasattr(model, "mean_activation_")
+    first = model.mean_activation_
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, callbacks=[InterruptAt(2, 1)])
     # No attribute of the first fit is left to contradict the new weights.
-    assert not hasattr(model, "mean_activation_")
+    assert not np.array_equal(model.mean_activation_, first)
+    assert np.array_equal(model.mean_activation_, model.transform(X).mean(axis=0))
     assert len(model.history_["loss"]) == 1
 
 
@@ -322,3 +323,124 @@ def test_check_final_changes_nothing_when_the_weights_are_fine():
     checked.fit(X)
     assert same_arrays(plain_net.params(), checked_net.params())
     assert checked.rng.bit_generator.state == plain.rng.bit_generator.state
+
+
+# -- the guard covers the last epoch and every checkpoint; a stopped fit keeps it all ------
+
+def test_the_final_epoch_is_checked_too():
+    """The issue's example: a fit that returned weights overflowing on their own training data."""
+    X = np.random.default_rng(0).random((64, 10)) * 10
+    model = npae.Autoencoder(hidden_sizes=(8,), code_size=2, optimizer="sgd",
+                             learning_rate=0.05, epochs=5, batch_size=64, random_state=0)
+    with np.errstate(all="ignore"), pytest.raises(
+            TrainingDivergedError, match="final weights became .* on the training rows"):
+        model.fit(X)
+    with np.errstate(all="ignore"):
+        assert np.isfinite(model.score(X))
+        assert np.isfinite(model.transform(X)).all()
+
+
+def test_a_checkpoint_never_holds_weights_the_guard_rejects(tmp_path):
+    X = np.random.default_rng(0).random((64, 10)) * 10
+    params = dict(hidden_sizes=(8,), code_size=2, optimizer="sgd", learning_rate=0.05,
+                  batch_size=64, random_state=0)
+    path = tmp_path / "run.npz"
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError,
+                                                  match="weights to checkpoint"):
+        npae.Autoencoder(**params, epochs=8).fit(X, checkpoint=path)
+    saved = npae.load(path)
+    with np.errstate(all="ignore"):
+        assert np.isfinite(saved.score(X))
+        assert np.isfinite(saved.reconstruct(X)).all()
+
+
+def _documented_attributes(cls):
+    doc = cls.__doc__ or ""
+    section = doc.split("Attributes\n")[1] if "Attributes\n" in doc else ""
+    section = re.split(r"\n\s*(?:Notes|Examples|See Also|References)\n", section)[0]
+    return set(re.findall(r"^\s{4}(\w+_)\s*:", section, flags=re.M))
+
+
+@pytest.mark.parametrize("stop", ["diverge", "ctrl-c"])
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"PCA"}))
+def test_a_stopped_fit_keeps_every_documented_fitted_attribute(name, stop):
+    X = tiny_data(name, n=16)
+    params = {"epochs": 4} if "epochs" in TINY[name] else {"finetune_epochs": 4}
+    complete = make_tiny(name, **params).fit(X, *tiny_targets(name, X))
+    expected = {k for k in vars(complete) if k.endswith("_") and not k.startswith("_")}
+    assert _documented_attributes(type(complete)) <= expected
+    model = make_tiny(name, **params)
+    if stop == "diverge":
+        error, callback = TrainingDivergedError, PoisonAt(2, 1)
+    else:
+        error, callback = KeyboardInterrupt, InterruptAt(2, 1)
+    with np.errstate(all="ignore"), pytest.raises(error):
+        model.fit(X, *tiny_targets(name, X), callbacks=[callback])
+    kept = {k for k in vars(model) if k.endswith("_") and not k.startswith("_")}
+    assert kept == expected
+    for method, out in outputs(model, X).items():
+        assert np.isfinite(out).all(), method
+
+
+class PoisonAt(Callback):
+    """Makes the parameters NaN after the given (epoch, batch): the guard must stop training."""
+
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def on_batch_end(self, trainer, logs):
+        if (logs["epoch"], logs["batch"]) == self.at:
+            trainer.network.params()[0][...] = np.nan
+
+
+# -- clear messages where they were still raw (issue 14) -----------------------------------
+
+def _unit_data():
+    return np.random.default_rng(0).uniform(size=(16, 6))
+
+
+def _with_na():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(_unit_data()).astype("Float64")
+    frame.iloc[2, 3] = pd.NA
+    return frame
+
+
+AE = dict(hidden_sizes=(4,), code_size=2, epochs=1, random_state=0)
+MESSAGES = [
+    ("callbacks=5", lambda: npae.Autoencoder(**AE).fit(_unit_data(), callbacks=5),
+     TypeError, "callbacks must be a list of npae.train.Callback, got int"),
+    ("callbacks=[print]", lambda: npae.Autoencoder(**AE).fit(_unit_data(), callbacks=[print]),
+     TypeError, "Callback instances, got builtin_function_or_method"),
+    ("callbacks=Callback()", lambda: npae.Autoencoder(**AE).fit(_unit_data(),
+                                                                callbacks=Callback()),
+     TypeError, r"got one Callback: pass \[callback\]"),
+    ("hidden_sizes=(10**11,)",
+     lambda: npae.Autoencoder(**{**AE, "hidden_sizes": (10**11,)}).fit(_unit_data()),
+     MemoryError, r"hidden_sizes=\(100000000000,\) are too large"),
+    ("code_size=2**62",
+     lambda: npae.Autoencoder(**{**AE, "code_size": 2**62}).fit(_unit_data()),
+     ValueError, r"code_size=4611686018427387904 are too large"),
+    ("pd.NA", lambda: npae.Autoencoder(**AE).fit(_with_na()),
+     ValueError, r"1 missing value\(s\) \(None or pandas' pd.NA\)"),
+    ("bce on [0, 10]", lambda: npae.Autoencoder(**AE, loss="bce", output_activation="sigmoid")
+     .fit(_unit_data() * 10), ValueError, r"binary_cross_entropy expected targets in \[0, 1\]"),
+    ("bce, identity output", lambda: npae.Autoencoder(**AE, loss="bce").fit(_unit_data()),
+     ValueError, "loss='bce' needs outputs in \\(0, 1\\), i.e. output_activation='sigmoid', "
+                 "got 'identity'"),
+    ("PCA overflow", lambda: npae.PCA(n_components=2).fit(_unit_data() * 1e306),
+     ValueError, "PCA: the data's mean or variance overflows float64"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", [case[1:] for case in MESSAGES],
+                         ids=[case[0] for case in MESSAGES])
+def test_clear_messages(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_bernoulli_vae_warns_about_data_outside_0_1():
+    with pytest.warns(RuntimeWarning, match=r"bernoulli_nll .* expected targets in \[0, 1\]"):
+        npae.VAE(hidden_sizes=(4,), latent_dim=2, epochs=1, random_state=0).fit(
+            _unit_data() * 10)

@@ -45,14 +45,27 @@ def parse_idx(raw, name="IDX data", magic=None):
     Raises
     ------
     IDXFormatError
-        Bad magic number, non-ubyte type, or a size that disagrees with the
-        header (truncated or trailing data).
+        Bad magic number, non-ubyte type, no items or a zero dimension, or a
+        size that disagrees with the header (truncated or trailing data).
 
     Examples
     --------
     >>> parse_idx(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]), magic=IDX_LABELS_MAGIC)
     array([7, 8, 9], dtype=uint8)
     """
+    dims, header = _parse_header(raw, name, magic)
+    expected = header + math.prod(dims)
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "trailing data"
+        raise IDXFormatError(
+            f"{name}: {problem}: header declares shape {dims}, i.e. {expected} bytes, "
+            f"got {len(raw)} bytes"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _parse_header(raw, name, magic):
+    """``(dims, header length)`` from the start of IDX bytes ``raw``, checked."""
     if len(raw) < 4:
         raise IDXFormatError(f"{name}: expected an IDX file (>= 4 bytes), got {len(raw)} bytes")
     got = int.from_bytes(raw[:4], "big")
@@ -72,14 +85,14 @@ def parse_idx(raw, name="IDX data", magic=None):
             f"{name}: truncated header: expected {header} bytes, got {len(raw)} bytes"
         )
     dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(dims)
-    if len(raw) != expected:
-        problem = "truncated" if len(raw) < expected else "trailing data"
+    if ndim == 0 or 0 in dims:
         raise IDXFormatError(
-            f"{name}: {problem}: header declares shape {dims}, i.e. {expected} bytes, "
-            f"got {len(raw)} bytes"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+            f"{name}: expected at least one item of at least one value, got shape {dims}")
+    return dims, header
+
+
+#: The most bytes a gzipped IDX file may declare (MNIST's largest holds 47 MB).
+MAX_IDX_BYTES = 1 << 30
 
 
 def read_idx(path, magic=None):
@@ -97,14 +110,28 @@ def read_idx(path, magic=None):
     return _read_idx(Path(path), Path(path).name, magic)
 
 
-def _read_idx(path, name, magic):
-    """``read_idx`` of ``path``, decompressing if ``name`` ends in ``.gz``."""
-    raw = path.read_bytes()
-    if name.endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as err:
-            raise IDXFormatError(f"{name}: not a complete gzip file: {err}") from None
+def _read_idx(path, name, magic, max_bytes=MAX_IDX_BYTES):
+    """``read_idx`` of ``path``, decompressing if ``name`` ends in ``.gz``.
+
+    A gzipped file's header is read first: one declaring more than
+    ``max_bytes`` is refused before the rest is decompressed, and no more
+    than it declares (and one byte, to see trailing data) is decompressed.
+    """
+    if not name.endswith(".gz"):
+        return parse_idx(path.read_bytes(), name, magic)
+    try:
+        with gzip.open(path, "rb") as fh:
+            raw = fh.read(4)
+            raw += fh.read(4 * (int.from_bytes(raw, "big") & 0xFF) if len(raw) == 4 else 0)
+            dims, header = _parse_header(raw, name, magic)
+            size = header + math.prod(dims)
+            if size > max_bytes:
+                raise IDXFormatError(
+                    f"{name}: header declares shape {dims}, i.e. {size} bytes, more than "
+                    f"the {max_bytes} bytes npae reads from a gzipped IDX file")
+            raw += fh.read(size - len(raw) + 1)
+    except (OSError, EOFError, zlib.error) as err:
+        raise IDXFormatError(f"{name}: not a complete gzip file: {err}") from None
     return parse_idx(raw, name, magic)
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from npae._validation import check_choice, check_float_dtype, check_int, check_number
-from npae.datasets.download import _download, get_data_home
+from npae.datasets.download import _download, check_checksums, get_data_home
 from npae.datasets.idx import IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, IDXFormatError, read_idx
 
 MNIST_URLS = {
@@ -135,7 +135,7 @@ def load_mnist(path=None, kind="digits", split="train", download=False, cache_di
         raise ValueError(f"{owner}: give path (the folder of files) or cache_dir, not both")
     folder = Path(path) if path is not None else get_data_home(cache_dir) / _CACHE_FOLDERS[kind]
     base_url = MNIST_URLS[kind] if base_url is None else base_url
-    checksums = MNIST_SHA256[kind] if checksums is None else checksums
+    checksums = MNIST_SHA256[kind] if checksums is None else check_checksums(checksums, owner)
 
     arrays = []
     for stem, magic in zip(_SPLIT_FILES[split], (IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC)):

@@ -130,6 +130,10 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             raise TypeError(f"{owner}: early_stopping must be a bool, got {self.early_stopping!r}")
         if self.dtype is not None:
             check_float_dtype(self.dtype, owner)
+        output = getattr(self, "output_activation", "sigmoid")
+        if getattr(self, "loss", None) == "bce" and output != "sigmoid":
+            raise ValueError(f"{owner}: loss='bce' needs outputs in (0, 1), i.e. "
+                             f"output_activation='sigmoid', got {output!r}")
 
     # -- fitting ----------------------------------------------------------------
     def _validate(self, X, reset=False):
@@ -151,6 +155,9 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self._check_hyperparameters()
         X = self._validate(X, reset=True)
         rng = as_generator(self.random_state, type(self).__name__)
+        previous = getattr(self, "_checkpointing", None)
+        if previous is not None:  # a fit stopped before it was done: let go of its lock
+            previous.close()
         checkpointing = Checkpointing.start(self, X, checkpoint, checkpoint_every, resume)
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
@@ -159,11 +166,33 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
-        self._set_networks(self._rng)
-        self.history_ = {"loss": []}
-        if checkpointing is not None:
-            checkpointing.load_resumed_weights()
+        try:
+            self._build_networks_or_say_which_sizes()
+            self.history_ = {"loss": []}
+            if checkpointing is not None:
+                checkpointing.load_resumed_weights()
+        except BaseException:
+            if checkpointing is not None:
+                checkpointing.close()
+            raise
         return X
+
+    def _build_networks_or_say_which_sizes(self):
+        """``_set_networks``; sizes too large for memory or NumPy name the hyperparameters."""
+        try:
+            self._set_networks(self._rng)
+        except (MemoryError, ValueError) as err:
+            if isinstance(err, ValueError) and "too big" not in str(err):
+                raise
+            sizes = {k: v for k, v in self.get_params(deep=False).items()
+                     if _largest_int(v) is not None}
+            largest = max((_largest_int(v) for v in sizes.values()), default=None)
+            named = ", ".join(f"{k}={v!r}" for k, v in sizes.items()
+                              if _largest_int(v) == largest)
+            error = MemoryError if isinstance(err, MemoryError) else ValueError
+            raise error(f"{type(self).__name__}: the networks for input shape "
+                        f"{self.input_shape_} and {named or 'these sizes'} are too large "
+                        f"({err})") from None
 
     def _restore_networks(self, attributes):
         """Rebuild the networks of a saved model (``npae.io.load`` fills the values)."""
@@ -188,8 +217,19 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         without training; the call that was in progress continues from its
         saved weights and epoch.
         """
-        epochs = self.epochs if epochs is None else epochs
         checkpointing = getattr(self, "_checkpointing", None)
+        try:
+            return self._run_training(checkpointing, network, step, evaluate, X, Y, epochs,
+                                      callbacks, description)
+        except BaseException:
+            if checkpointing is not None:  # the run is over: another may write the checkpoint
+                checkpointing.close()
+            raise
+
+    def _run_training(self, checkpointing, network, step, evaluate, X, Y, epochs, callbacks,
+                      description):
+        """``_train``'s work, the checkpoint's lock aside."""
+        epochs = self.epochs if epochs is None else epochs
         saved = None
         if checkpointing is not None:
             saved = checkpointing.begin_call(self._rng, X, Y, epochs)
@@ -210,7 +250,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             epochs=epochs, batch_size=self.batch_size, rng=self._rng,
             early_stopping=self.early_stopping, patience=self.patience,
             callbacks=callbacks, verbose=self.verbose,
-            description=description or type(self).__name__,
+            description=description or type(self).__name__, check_final=True,
         )
         trainer.history = self.history_ = History(self.history_)
         if saved is not None:
@@ -224,6 +264,13 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _largest_int(value):
+    """The largest int in a size-like hyperparameter (an int or a tuple of ints), else None."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    ints = [v for v in values if isinstance(v, (int, np.integer)) and not isinstance(v, bool)]
+    return max(ints) if ints and len(ints) == len(values) else None
 
 
 class BaseAutoencoder(TransformerMixin, TrainedEstimator):

@@ -106,8 +106,13 @@ class LinearAutoencoder(BaseAutoencoder):
             decoder.params["W"][...] = V
             decoder.params["b"][...] = pca.mean_
         else:
-            self._train(self.network_, self._step, self._evaluate, X,
-                        callbacks=callbacks or ())
+            try:
+                self._train(self.network_, self._step, self._evaluate, X,
+                            callbacks=callbacks or ())
+            except (FloatingPointError, KeyboardInterrupt):
+                # Training stopped with the last good weights: the model stays usable, whole.
+                self.components_ = self._subspace()
+                raise
         self.components_ = self._subspace()
         self._checkpointing = None  # done: let go of its records and weights
         return self

@@ -144,7 +144,12 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
 
         The arguments are those of ``BaseAutoencoder.fit`` (checkpoints included).
         """
-        super().fit(X, callbacks=callbacks, checkpoint=checkpoint,
-                    checkpoint_every=checkpoint_every, resume=resume)
+        try:
+            super().fit(X, callbacks=callbacks, checkpoint=checkpoint,
+                        checkpoint_every=checkpoint_every, resume=resume)
+        except (FloatingPointError, KeyboardInterrupt):
+            # Training stopped with the last good weights: the model stays usable, whole.
+            self.mean_activation_ = self.transform(X).mean(axis=0)
+            raise
         self.mean_activation_ = self.transform(X).mean(axis=0)
         return self

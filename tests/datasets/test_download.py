@@ -1,8 +1,11 @@
 """npae.datasets.download: the data home and downloads from a local HTTP server on 127.0.0.1."""
 
+import contextlib
 import doctest
+import errno
 import gzip
 import hashlib
+import io
 import threading
 import time
 from collections import Counter
@@ -54,14 +57,15 @@ def server(monkeypatch):
 
     ``slow``: paths answered only after the client gave up; ``truncated``:
     paths whose body stops halfway through the declared Content-Length;
+    ``drip``: paths whose body comes one byte every 0.05 s;
     ``failures[path]``: that many 503 answers before serving.
     """
     for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
                 "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(npae.datasets.download, "RETRY_BACKOFF", 0.0)
-    state = SimpleNamespace(files={}, slow=set(), truncated=set(), failures=Counter(),
-                            hits=Counter(), release=threading.Event())
+    state = SimpleNamespace(files={}, slow=set(), truncated=set(), drip=set(),
+                            failures=Counter(), hits=Counter(), release=threading.Event())
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -81,6 +85,13 @@ def server(monkeypatch):
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            if name in state.drip:  # a byte now and then, each well within the timeout
+                for byte in body:
+                    if state.release.wait(0.05):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                return
             self.wfile.write(body[: len(body) // 2] if name in state.truncated else body)
 
         def log_message(self, *args):
@@ -209,3 +220,62 @@ def test_slow_server_times_out(server, mnist_like, tmp_path):
 def test_download_error_is_an_oserror_and_format_errors_are_valueerrors():
     assert issubclass(DownloadError, OSError)
     assert issubclass(IDXFormatError, ValueError) and issubclass(ChecksumError, ValueError)
+
+
+def test_a_dripping_server_meets_the_overall_deadline(server, mnist_like, tmp_path,
+                                                       monkeypatch):
+    monkeypatch.setattr(npae.datasets.download, "DOWNLOAD_DEADLINE", 0.5)
+    name = TRAIN[0] + ".gz"
+    server.files.update(mnist_like.gz)
+    server.drip.add(name)
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"still downloading after 0.5 s"):
+        fetch(server, tmp_path, checksums={}, timeout=1)
+    assert time.monotonic() - start < 3
+    assert server.hits[name] == 1  # not retried
+    assert cached_files(tmp_path) == []
+
+
+def test_a_full_disk_is_not_retried(server, mnist_like, tmp_path, monkeypatch):
+    server.files.update(mnist_like.gz)
+
+    class FullDisk(io.BytesIO):
+        name = str(tmp_path / "partial")
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    @contextlib.contextmanager
+    def full_disk(path, prefix, suffix):
+        yield FullDisk()
+
+    monkeypatch.setattr(npae.datasets.download, "atomic_write", full_disk)
+    with pytest.raises(DownloadError, match=r"could not save .* No space left on device"):
+        fetch(server, tmp_path, checksums={})
+    assert server.hits[TRAIN[0] + ".gz"] == 1
+
+
+@pytest.mark.parametrize("checksums, error, message", [
+    (["abc"], TypeError, "checksums must be a dict of file name -> SHA-256 hex digest, got list"),
+    ("abc", TypeError, "got str"),
+    ({TRAIN[0] + ".gz": 5}, ValueError, "must be a SHA-256 hex digest .* got 5"),
+    ({TRAIN[0] + ".gz": "xyz"}, ValueError, "64 hex digits"),
+])
+def test_a_checksums_argument_of_the_wrong_type_is_a_clear_error(tmp_path, checksums, error,
+                                                                 message):
+    with pytest.raises(error, match=message):
+        load_mnist(cache_dir=tmp_path, download=True, checksums=checksums)
+
+
+@pytest.mark.parametrize("where", ["cache", "folder"])
+def test_a_cache_folder_that_is_a_file_is_a_clear_error(server, mnist_like, tmp_path, where):
+    server.files.update(mnist_like.gz)
+    cache = tmp_path / "cache"
+    if where == "cache":
+        cache.write_text("not a folder")
+    else:
+        cache.mkdir()
+        (cache / "mnist").write_text("not a folder")
+    blocker = cache if where == "cache" else cache / "mnist"
+    with pytest.raises(NotADirectoryError, match=f"{blocker} is a file, not a folder"):
+        fetch(server, cache, checksums={})
