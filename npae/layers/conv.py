@@ -45,12 +45,16 @@ from npae.layers.initializers import initialize
 
 
 # -- NumPy twins of the im2col kernels ---------------------------------------
-def _im2col_numpy(x, kh, kw, sh, sw, ph, pw):
-    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j]."""
+def _im2col_numpy(x, kh, kw, sh, sw, ph, pw, out=None):
+    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j], in ``out`` if given."""
     c = x.shape[1]
     x_pad = pad_images(x, (ph, pw))
     windows = sliding_window_view(x_pad, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
+    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)
+    if out is None:
+        return cols
+    out[...] = cols
+    return out
 
 
 def _col2im_numpy(cols, h, w, kh, kw, sh, sw, ph, pw):
@@ -144,6 +148,11 @@ def _winograd_tile_counts(out_hw):
     return tuple((size + 1) // 2 for size in out_hw)
 
 
+def _matrix(rows, cols, dtype):
+    """An empty (rows, cols) array."""
+    return np.empty((rows, cols), dtype=dtype)
+
+
 def _entry_matrices(rows, cols, dtype):
     """An empty (16, rows, cols) array whose 16 matrices do not start a multiple of 4 KiB apart.
 
@@ -175,37 +184,42 @@ def _rows_to_images(rows, n, hw, b=None):
     return y.reshape(n, c, *hw)
 
 
-def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col):
+# ``cols`` and ``scratch`` (optional) are where the column matrices go: arrays the
+# layer keeps between calls (see ``_ConvNd._buffer``); None allocates them.
+def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col, cols=None):
     """y = W2 cols + b with cols = im2col(x); also returns cols for backward."""
     c_out, _, kh, kw = W.shape
-    cols = im2col(x, kh, kw, *stride, *padding)
+    cols = im2col(x, kh, kw, *stride, *padding, cols)
     y = _rows_to_images(W.reshape(c_out, -1) @ cols, x.shape[0], out_hw, b)
     return y, cols
 
 
-def _conv2d_backward(grad_out, cols, W, x_hw, stride, padding, col2im):
+def _conv2d_backward(grad_out, cols, W, x_hw, stride, padding, col2im, scratch=None):
     """dW2 = g cols^T,  db = sum of g,  dx = col2im(W2^T g), with g = dL/dy as rows."""
     c_out, _, kh, kw = W.shape
     g = _images_to_rows(grad_out)
     dW = (g @ cols.T).reshape(W.shape)
     db = g.sum(axis=1)
-    dx = col2im(W.reshape(c_out, -1).T @ g, *x_hw, kh, kw, *stride, *padding)
+    dx = col2im(np.matmul(W.reshape(c_out, -1).T, g, out=scratch), *x_hw, kh, kw, *stride,
+                *padding)
     return dx, dW, db
 
 
-def _conv_transpose2d_forward(x, W, b, stride, padding, out_hw, col2im):
+def _conv_transpose2d_forward(x, W, b, stride, padding, out_hw, col2im, scratch=None):
     """y = col2im(W2^T x) + b with x as rows; also returns x as rows for backward."""
     c_in, _, kh, kw = W.shape
     x_rows = _images_to_rows(x)
-    y = col2im(W.reshape(c_in, -1).T @ x_rows, *out_hw, kh, kw, *stride, *padding)
+    y = col2im(np.matmul(W.reshape(c_in, -1).T, x_rows, out=scratch), *out_hw, kh, kw,
+               *stride, *padding)
     y += b[:, None, None]
     return y, x_rows
 
 
-def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im2col):
+def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im2col,
+                               scratch=None):
     """dx = W2 im2col(g) (a Conv2D of g),  dW2 = x im2col(g)^T,  db = sum of g."""
     c_in, _, kh, kw = W.shape
-    g_cols = im2col(grad_out, kh, kw, *stride, *padding)
+    g_cols = im2col(grad_out, kh, kw, *stride, *padding, scratch)
     dx = _rows_to_images(W.reshape(c_in, -1) @ g_cols, x_shape[0], x_shape[2:])
     dW = (x_rows @ g_cols.T).reshape(W.shape)
     db = grad_out.sum(axis=(0, 2, 3))
@@ -227,23 +241,23 @@ def _winograd_weights_adjoint(dU):
     return np.einsum("ik,ijoc,jl->ockl", G, dU.reshape(4, 4, *dU.shape[1:]), G)
 
 
-def _conv2d_winograd_forward(x, W, b, padding, out_hw, kernels):
+# The (16, rows, tiles) arrays come from ``entries(name, rows)``: kept by the layer
+# between calls under ``name`` (see ``_ConvNd._buffer``), or fresh.
+def _conv2d_winograd_forward(x, W, b, padding, out_hw, kernels, entries):
     """y = A^T [U V] A + b tile by tile; also returns the tiles V, (16, c_in, tiles)."""
-    n, c_in = x.shape[:2]
-    th, tw = _winograd_tile_counts(out_hw)
-    V = kernels.winograd_tiles(x, *padding, _entry_matrices(c_in, n * th * tw, x.dtype))
-    M = np.matmul(_winograd_weights(W), V, out=_entry_matrices(W.shape[0], n * th * tw, x.dtype))
-    return kernels.winograd_outputs(M, b, n, *out_hw), V
+    c_out, c_in = W.shape[:2]
+    V = kernels.winograd_tiles(x, *padding, entries("tiles", c_in))
+    M = np.matmul(_winograd_weights(W), V, out=entries("products", c_out))
+    return kernels.winograd_outputs(M, b, x.shape[0], *out_hw), V
 
 
-def _conv2d_winograd_backward(grad_out, V, W, x_hw, padding, kernels):
+def _conv2d_winograd_backward(grad_out, V, W, x_hw, padding, kernels, entries):
     """dM = A g A^T per tile;  dW = adjoint of U from dM V^T;  dx = tiles' adjoint of U^T dM."""
     c_out, c_in = W.shape[:2]
-    dM = kernels.winograd_outputs_adjoint(grad_out, _entry_matrices(c_out, V.shape[2], V.dtype))
+    dM = kernels.winograd_outputs_adjoint(grad_out, entries("products", c_out))
     dW = _winograd_weights_adjoint(dM @ V.transpose(0, 2, 1))
     db = grad_out.sum(axis=(0, 2, 3))
-    dV = np.matmul(_winograd_weights(W).transpose(0, 2, 1), dM,
-                   out=_entry_matrices(c_in, V.shape[2], V.dtype))
+    dV = np.matmul(_winograd_weights(W).transpose(0, 2, 1), dM, out=entries("scratch", c_in))
     dx = kernels.winograd_tiles_adjoint(dV, grad_out.shape[0], *x_hw, *padding)
     return dx, dW, db
 
@@ -278,6 +292,7 @@ class _ConvNd(Layer):
         self.init = init
         self.backend = check_backend(backend, self.name)
         self.algorithm = self._check_algorithm(algorithm)
+        self._buffers = {}
         kh, kw = self.kernel_size
         channels = (self.in_channels, self.out_channels)
         shape = (*(channels if self.transposed else channels[::-1]), kh, kw)
@@ -289,6 +304,28 @@ class _ConvNd(Layer):
     def _output_hw(self, hw):
         """Output (height, width) for an input of spatial size ``hw``."""
         raise NotImplementedError
+
+    def _buffer(self, name, make, rows, cols, dtype):
+        """``make(rows, cols, dtype)``, kept between calls under ``name`` while they agree.
+
+        Writing a fresh array of tens of MB costs a page fault per 4 KiB page
+        (in a U-Net step, 10,000 to 50,000 of them, more time than the matrix
+        products); a kept one is written in place. What backward reads
+        ("cols", "tiles") is written only by a training forward; the rest
+        ("scratch", "products") only lives within one call.
+        """
+        spec = (make, rows, cols, np.dtype(dtype))
+        kept = self._buffers.get(name)
+        if kept is None or kept[0] != spec:
+            kept = self._buffers[name] = (spec, make(rows, cols, dtype))
+        return kept[1]
+
+    def _winograd_entries(self, n_tiles, dtype, training=True):
+        """``entries(name, rows)`` for the Winograd math: (16, rows, n_tiles) buffers."""
+        def entries(name, rows):
+            kept = name if training or name != "tiles" else "scratch"
+            return self._buffer(kept, _entry_matrices, rows, n_tiles, dtype)
+        return entries
 
     def _check_algorithm(self, algorithm):
         """One of ``ALGORITHMS``; "winograd" only for 3x3 kernels at stride 1."""
@@ -380,15 +417,25 @@ class Conv2D(_ConvNd):
     def _output_hw(self, hw):
         return window_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding)
 
+    def _cols(self, name, x_shape, dtype):
+        """The layer's buffer ``name`` for im2col(x): (c_in kh kw, N H_out W_out)."""
+        h_out, w_out = self._output_hw(x_shape[2:])
+        return self._buffer(name, _matrix, x_shape[1] * self.kernel_size[0] * self.kernel_size[1],
+                            x_shape[0] * h_out * w_out, dtype)
+
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
         kernels, W, b = IM2COL_KERNELS(self.backend), self.params["W"], self.params["b"]
         out_hw = self._output_hw(x.shape[2:])
         if self.algorithm == "winograd":
-            y, unfolded = _conv2d_winograd_forward(x, W, b, self.padding, out_hw, kernels)
+            n_tiles = x.shape[0] * int(np.prod(_winograd_tile_counts(out_hw)))
+            y, unfolded = _conv2d_winograd_forward(
+                x, W, b, self.padding, out_hw, kernels,
+                self._winograd_entries(n_tiles, x.dtype, training))
         else:
+            cols = self._cols("cols" if training else "scratch", x.shape, x.dtype)
             y, unfolded = _conv2d_forward(x, W, b, self.stride, self.padding, out_hw,
-                                          kernels.im2col)
+                                          kernels.im2col, cols)
         if training:
             self._cache = (x.shape, unfolded)
         return y
@@ -398,11 +445,13 @@ class Conv2D(_ConvNd):
         grad_out = np.ascontiguousarray(self._check_backward(grad_out, x_shape))
         kernels, W = IM2COL_KERNELS(self.backend), self.params["W"]
         if self.algorithm == "winograd":
-            dx, dW, db = _conv2d_winograd_backward(grad_out, unfolded, W, x_shape[2:],
-                                                   self.padding, kernels)
+            dx, dW, db = _conv2d_winograd_backward(
+                grad_out, unfolded, W, x_shape[2:], self.padding, kernels,
+                self._winograd_entries(unfolded.shape[2], unfolded.dtype))
         else:
             dx, dW, db = _conv2d_backward(grad_out, unfolded, W, x_shape[2:], self.stride,
-                                          self.padding, kernels.col2im)
+                                          self.padding, kernels.col2im,
+                                          self._cols("scratch", x_shape, unfolded.dtype))
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx
@@ -489,16 +538,24 @@ class ConvTranspose2D(_ConvNd):
         """The padding of the stride-1 Conv2D this layer equals: k - 1 - p."""
         return tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding))
 
+    def _scratch(self, x_shape, dtype):
+        """The layer's buffer for W2^T x and for im2col(g): (c_out kh kw, N H W)."""
+        return self._buffer("scratch", _matrix,
+                            self.out_channels * self.kernel_size[0] * self.kernel_size[1],
+                            x_shape[0] * x_shape[2] * x_shape[3], dtype)
+
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
         kernels, W, b = IM2COL_KERNELS(self.backend), self.params["W"], self.params["b"]
         out_hw = self._output_hw(x.shape[2:])
         if self.algorithm == "winograd":
-            y, saved = _conv2d_winograd_forward(x, _as_convolution(W), b,
-                                                self._winograd_padding(), out_hw, kernels)
+            n_tiles = x.shape[0] * int(np.prod(_winograd_tile_counts(out_hw)))
+            y, saved = _conv2d_winograd_forward(
+                x, _as_convolution(W), b, self._winograd_padding(), out_hw, kernels,
+                self._winograd_entries(n_tiles, x.dtype, training))
         else:
             y, saved = _conv_transpose2d_forward(x, W, b, self.stride, self.padding, out_hw,
-                                                 kernels.col2im)
+                                                 kernels.col2im, self._scratch(x.shape, x.dtype))
         if training:
             self._cache = (x.shape, saved)
         return y
@@ -508,13 +565,14 @@ class ConvTranspose2D(_ConvNd):
         grad_out = np.ascontiguousarray(self._check_backward(grad_out, x_shape))
         kernels, W = IM2COL_KERNELS(self.backend), self.params["W"]
         if self.algorithm == "winograd":
-            dx, dW_conv, db = _conv2d_winograd_backward(grad_out, saved, _as_convolution(W),
-                                                        x_shape[2:], self._winograd_padding(),
-                                                        kernels)
+            dx, dW_conv, db = _conv2d_winograd_backward(
+                grad_out, saved, _as_convolution(W), x_shape[2:], self._winograd_padding(),
+                kernels, self._winograd_entries(saved.shape[2], saved.dtype))
             dW = _as_convolution(dW_conv)
         else:
             dx, dW, db = _conv_transpose2d_backward(grad_out, saved, x_shape, W, self.stride,
-                                                    self.padding, kernels.im2col)
+                                                    self.padding, kernels.im2col,
+                                                    self._scratch(x_shape, saved.dtype))
         self.grads["W"] += dW
         self.grads["b"] += db
         return dx

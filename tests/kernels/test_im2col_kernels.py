@@ -180,3 +180,15 @@ def test_winograd_one_tile_is_a_3x3_correlation():
     y = kernels.winograd_outputs((U * V.reshape(4, 4)).reshape(16, 1, 1), np.zeros(1), 1, 2, 2)
     correlation = [[np.sum(d[r:r + 3, q:q + 3] * w) for q in range(2)] for r in range(2)]
     np.testing.assert_allclose(y.reshape(2, 2), correlation, atol=1e-13)
+
+
+@pytest.mark.parametrize("table", [kernels, twins], ids=["numba", "numpy"])
+@given(case=st.one_of(geometries(), tilings()))
+def test_im2col_writes_into_out(table, case):
+    """With ``out`` (the layer's kept buffer) the columns land there: same values, no copy."""
+    shape, geometry = case
+    x = np.random.default_rng(6).normal(size=shape)
+    out = np.full(columns_shape(shape, *geometry), np.nan)
+    cols = table.im2col(x, *geometry, out)
+    assert np.shares_memory(cols, out)
+    np.testing.assert_array_equal(out, table.im2col(x, *geometry))

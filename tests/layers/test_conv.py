@@ -522,3 +522,33 @@ def test_winograd_config_rebuilds_the_layer(cls):
     assert config["algorithm"] == "winograd"
     assert type(layer)(**config).algorithm == "winograd"
     assert "algorithm" not in cls(3, 4, 3).get_config()  # the default is not written
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Conv2D(2, 3, 3, padding=1, rng=0),
+    lambda: Conv2D(2, 3, 3, padding=1, rng=0, algorithm="winograd"),
+    lambda: ConvTranspose2D(2, 3, 3, padding=1, rng=0),
+    lambda: ConvTranspose2D(2, 3, 2, stride=2, rng=0),
+    lambda: ConvTranspose2D(2, 3, 3, padding=1, rng=0, algorithm="winograd"),
+], ids=["conv", "conv-winograd", "convT", "convT-2x2s2", "convT-winograd"])
+def test_kept_buffers_never_change_a_pending_backward(make, rng):
+    """The layer writes its column matrices into arrays it keeps between calls. Whatever
+    runs between a training forward and its backward (an inference forward on another
+    batch, a training forward on another shape and back) must not change that backward,
+    and a second step on the same shape reuses the arrays instead of allocating."""
+    layer, fresh = make(), make()
+    x, other, g = (rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(2, 2, 6, 6)),
+                   rng.normal(size=(2, 3, *make().output_shape((2, 6, 6))[1:])))
+    expected = step(fresh, x, g)
+    layer.zero_grad()
+    y = layer.forward(x)
+    layer.forward(other, training=False)
+    layer.forward(rng.normal(size=(3, 2, 4, 4)), training=False)
+    dx = layer.backward(g)
+    for want, got in zip(expected, (y, dx, layer.grads["W"], layer.grads["b"])):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    step(layer, x, g)
+    kept = {name: array for name, (_, array) in layer._buffers.items()}
+    for want, got in zip(expected, step(layer, x, g)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert kept and all(layer._buffers[name][1] is array for name, array in kept.items())
