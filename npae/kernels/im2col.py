@@ -151,7 +151,7 @@ def _col2im_blocks(cols, h, w, kh, kw):
 # Each kernel applies its transform to the columns of a whole row of tiles at once
 # (vectors along the image row), then to the rows of each tile.
 @njit(cache=True)
-def winograd_tile_counts(h_out, w_out):
+def _winograd_tile_counts(h_out, w_out):
     """Rows and columns of tiles: each tile gives 2x2 outputs."""
     return (h_out + 1) // 2, (w_out + 1) // 2
 
@@ -165,7 +165,7 @@ def winograd_tiles(x, ph, pw, V):
     Written into ``V`` (16, c, n th tw), which is returned.
     """
     n, c, h, w = x.shape
-    th, tw = winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
+    th, tw = _winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
     x_pad = np.zeros((2 * th + 2, 2 * tw + 2), dtype=x.dtype)
     t = np.empty((4, 2 * tw + 2), dtype=x.dtype)
     for ci in range(c):
@@ -195,7 +195,7 @@ def winograd_tiles(x, ph, pw, V):
 def winograd_tiles_adjoint(dV, n, h, w, ph, pw):
     """Adjoint of ``winograd_tiles``: dx = sum over tiles of B dV B^T, added onto its 4x4 tile."""
     c = dV.shape[1]
-    th, tw = winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
+    th, tw = _winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
     dx = np.empty((n, c, h, w), dtype=dV.dtype)
     x_pad = np.empty((2 * th + 2, 2 * tw + 2), dtype=dV.dtype)
     s = np.empty((4, 4, tw), dtype=dV.dtype)
@@ -232,7 +232,7 @@ def winograd_outputs(M, b, n, h_out, w_out):
     Written into a (2 th, 2 tw) plane, whose top-left h_out x w_out is y.
     """
     o_count = M.shape[1]
-    th, tw = winograd_tile_counts(h_out, w_out)
+    th, tw = _winograd_tile_counts(h_out, w_out)
     y = np.empty((n, o_count, h_out, w_out), dtype=M.dtype)
     y_pad = np.empty((2 * th, 2 * tw), dtype=M.dtype)
     s = np.empty((2, 4, tw), dtype=M.dtype)
@@ -267,7 +267,7 @@ def winograd_outputs_adjoint(g, dM):
     (16, o, n th tw), which is returned.
     """
     n, o_count, h_out, w_out = g.shape
-    th, tw = winograd_tile_counts(h_out, w_out)
+    th, tw = _winograd_tile_counts(h_out, w_out)
     g_pad = np.zeros((2 * th, 2 * tw), dtype=g.dtype)
     u = np.empty((4, 2 * tw), dtype=g.dtype)
     for oi in range(o_count):
