@@ -90,7 +90,7 @@ def _winograd_tiles_numpy(x, ph, pw, V):
     x_pad[:, :, ph:ph + h, pw:pw + w] = x
     d = sliding_window_view(x_pad, (4, 4), axis=(2, 3))[:, :, ::2, ::2]
     BT = WINOGRAD_BT.astype(x.dtype)
-    V[...] = np.einsum("ik,ncyxkl,jl->ijcnyx", BT, d, BT).reshape(V.shape)
+    V[...] = np.einsum("ik,ncyxkl,jl->ijcnyx", BT, d, BT, optimize=True).reshape(V.shape)
     return V
 
 
@@ -99,7 +99,8 @@ def _winograd_tiles_adjoint_numpy(dV, n, h, w, ph, pw):
     c = dV.shape[1]
     th, tw = _winograd_tile_counts((h + 2 * ph - 2, w + 2 * pw - 2))
     BT = WINOGRAD_BT.astype(dV.dtype)
-    d = np.einsum("ik,ijcnyx,jl->ncyxkl", BT, dV.reshape(4, 4, c, n, th, tw), BT)
+    tiles = dV.reshape(4, 4, c, n, th, tw)
+    d = np.einsum("ik,ijcnyx,jl->ncyxkl", BT, tiles, BT, optimize=True)
     x_pad = np.zeros((n, c, 2 * th + 2, 2 * tw + 2), dtype=dV.dtype)
     for k in range(4):
         for m in range(4):
@@ -112,7 +113,8 @@ def _winograd_outputs_numpy(M, b, n, h_out, w_out):
     o = M.shape[1]
     th, tw = _winograd_tile_counts((h_out, w_out))
     AT = WINOGRAD_AT.astype(M.dtype)
-    y = np.einsum("ai,ijonyx,bj->noyaxb", AT, M.reshape(4, 4, o, n, th, tw), AT)
+    tiles = M.reshape(4, 4, o, n, th, tw)
+    y = np.einsum("ai,ijonyx,bj->noyaxb", AT, tiles, AT, optimize=True)
     return y.reshape(n, o, 2 * th, 2 * tw)[:, :, :h_out, :w_out] + b[:, None, None]
 
 
@@ -127,7 +129,7 @@ def _winograd_outputs_adjoint_numpy(g, dM):
     g_pad[:, :, :h_out, :w_out] = g
     AT = WINOGRAD_AT.astype(g.dtype)
     tiles = g_pad.reshape(n, o, th, 2, tw, 2)
-    dM[...] = np.einsum("ai,noyaxb,bj->ijonyx", AT, tiles, AT).reshape(dM.shape)
+    dM[...] = np.einsum("ai,noyaxb,bj->ijonyx", AT, tiles, AT, optimize=True).reshape(dM.shape)
     return dM
 
 
@@ -232,13 +234,14 @@ def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im
 def _winograd_weights(W):
     """U[e] = (G w G^T)[e] for every (c_out, c_in) kernel w, as (16, c_out, c_in)."""
     G = WINOGRAD_G.astype(W.dtype)
-    return np.einsum("ik,ockl,jl->ijoc", G, W, G).reshape(16, *W.shape[:2])
+    return np.einsum("ik,ockl,jl->ijoc", G, W, G, optimize=True).reshape(16, *W.shape[:2])
 
 
 def _winograd_weights_adjoint(dU):
     """dL/dW from dL/dU: the transpose of ``_winograd_weights``, (c_out, c_in, 3, 3)."""
     G = WINOGRAD_G.astype(dU.dtype)
-    return np.einsum("ik,ijoc,jl->ockl", G, dU.reshape(4, 4, *dU.shape[1:]), G)
+    return np.einsum("ik,ijoc,jl->ockl", G, dU.reshape(4, 4, *dU.shape[1:]), G,
+                     optimize=True)
 
 
 # The (16, rows, tiles) arrays come from ``entries(name, rows)``: kept by the layer
