@@ -1,7 +1,8 @@
 """Time the convolutional layers, forward + backward, Numba vs NumPy twin vs PyTorch.
 
 Cases: Conv2D 3x3 pad 1 (64,1,28,28)->16 and (64,16,14,14)->32 channels;
-ConvTranspose2D as their adjoints and as a 2x2 stride-2 upsampler;
+ConvTranspose2D as their adjoints and as a 2x2 stride-2 upsampler; the 3x3
+layers also with the opt-in ``algorithm="winograd"`` (rows "... winograd");
 MaxPool2D 2x2, AvgPool2D 2x2 and Upsample2D x2 (nearest, bilinear) on the
 conv outputs (64,16,28,28) and (64,32,14,14); each in float32 and float64.
 The contenders take turns in one process, 5 calls a turn after 0.1 s of
@@ -44,6 +45,18 @@ CASES = [
      lambda nn: nn.ConvTranspose2d(32, 16, 3, padding=1), (64, 32, 14, 14)),
     ("ConvT 32->16 2x2 s2", lambda **kw: ConvTranspose2D(32, 16, 2, stride=2, **kw),
      lambda nn: nn.ConvTranspose2d(32, 16, 2, stride=2), (64, 32, 14, 14)),
+    ("Conv2D 1->16 3x3 p1 winograd",
+     lambda **kw: Conv2D(1, 16, 3, padding=1, algorithm="winograd", **kw),
+     lambda nn: nn.Conv2d(1, 16, 3, padding=1), (64, 1, 28, 28)),
+    ("Conv2D 16->32 3x3 p1 winograd",
+     lambda **kw: Conv2D(16, 32, 3, padding=1, algorithm="winograd", **kw),
+     lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14)),
+    ("ConvT 16->1 3x3 p1 winograd",
+     lambda **kw: ConvTranspose2D(16, 1, 3, padding=1, algorithm="winograd", **kw),
+     lambda nn: nn.ConvTranspose2d(16, 1, 3, padding=1), (64, 16, 28, 28)),
+    ("ConvT 32->16 3x3 p1 winograd",
+     lambda **kw: ConvTranspose2D(32, 16, 3, padding=1, algorithm="winograd", **kw),
+     lambda nn: nn.ConvTranspose2d(32, 16, 3, padding=1), (64, 32, 14, 14)),
     ("MaxPool2D 2x2", lambda **kw: MaxPool2D(2, **kw),
      lambda nn: nn.MaxPool2d(2), (64, 16, 28, 28)),
     ("MaxPool2D 2x2", lambda **kw: MaxPool2D(2, **kw),
@@ -70,6 +83,7 @@ imported, cpu = time.perf_counter(), time.process_time()
 for dtype in ("float64", "float32"):
     x = np.ones((2, 2, 6, 6), dtype)
     for layer in (Conv2D(2, 2, 3, dtype=dtype), ConvTranspose2D(2, 2, 3, dtype=dtype),
+                  Conv2D(2, 2, 3, dtype=dtype, algorithm="winograd"),
                   MaxPool2D(dtype=dtype), AvgPool2D(dtype=dtype), Upsample2D(dtype=dtype),
                   Upsample2D(mode="bilinear", dtype=dtype)):
         layer.backward(np.ones_like(layer.forward(x)))

@@ -72,7 +72,7 @@ def environment(skipped=()):
         "numpy": np.__version__,
         "threads_env": {k: os.environ.get(k) for k in (
             "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-            "NUMBA_NUM_THREADS", "OPENBLAS_CORETYPE")},
+            "NUMBA_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "skipped": list(skipped),
     }
     try:
@@ -82,6 +82,7 @@ def environment(skipped=()):
                                                "architecture")} for p in threadpool_info()]
     except ImportError:
         info["blas"] = "threadpoolctl not installed"
+    info["blas_kernel"] = blas_kernel(info["blas"])
     try:
         import numba
 
@@ -96,6 +97,20 @@ def environment(skipped=()):
     except ImportError:
         pass
     return info
+
+
+def blas_kernel(pools):
+    """The OpenBLAS kernel(s) that ran, from threadpoolctl's ``architecture``: e.g. "Haswell".
+
+    ``OPENBLAS_CORETYPE`` forces a kernel; unset, OpenBLAS picks one for the
+    CPU (SkylakeX on an AVX-512 machine), and float32 products can differ by
+    2 x between the two. "unknown" without threadpoolctl or OpenBLAS.
+    """
+    if not isinstance(pools, list):
+        return "unknown"
+    kernels = dict.fromkeys(p["architecture"] for p in pools
+                            if p.get("internal_api") == "openblas" and p.get("architecture"))
+    return " / ".join(kernels) or "unknown"
 
 
 def markdown_table(rows):

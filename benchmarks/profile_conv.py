@@ -5,7 +5,9 @@ profile times the parts of each layer's step one by one, with the shapes of
 ``bench_conv.py``: the unfolding kernels (im2col, col2im), the layout copies
 between images and GEMM rows, and the three matrix products alone, with one
 BLAS thread and with two; then the whole layer step and PyTorch's whole
-step, each on one thread and on two. Median milliseconds per call, in
+step, each on one thread and on two. The 3x3 layers also with the opt-in
+``algorithm="winograd"``: its four tile transforms and its 48 small
+products (16 transform entries, three products each) instead. Median milliseconds per call, in
 turns of 3 calls after 0.12 s idle (spinning BLAS and OpenMP threads of
 the previous turn slowed PyTorch's two-thread step up to 5 x at 0.05 s). Writes
 ``benchmarks/results/profile_conv.json`` and ``.md``.
@@ -21,7 +23,14 @@ from threadpoolctl import threadpool_limits
 from benchmarks_common import environment, median_time, write_results
 from npae.kernels import im2col as kernels
 from npae.layers import Conv2D, ConvTranspose2D
-from npae.layers.conv import _images_to_rows, _rows_to_images
+from npae.layers.conv import (
+    _as_convolution,
+    _entry_matrices,
+    _images_to_rows,
+    _rows_to_images,
+    _winograd_tile_counts,
+    _winograd_weights,
+)
 
 # (label, layer factory, torch factory, input shape); the products are named as in conv.py
 CASES = [
@@ -33,11 +42,48 @@ CASES = [
      lambda nn: nn.ConvTranspose2d(16, 1, 3, padding=1), (64, 16, 28, 28)),
     ("ConvT 32->16 2x2 s2", lambda dt: ConvTranspose2D(32, 16, 2, stride=2, dtype=dt),
      lambda nn: nn.ConvTranspose2d(32, 16, 2, stride=2), (64, 32, 14, 14)),
+    ("Conv2D 16->32 3x3 p1 winograd",
+     lambda dt: Conv2D(16, 32, 3, padding=1, dtype=dt, algorithm="winograd"),
+     lambda nn: nn.Conv2d(16, 32, 3, padding=1), (64, 16, 14, 14)),
+    ("ConvT 32->16 3x3 p1 winograd",
+     lambda dt: ConvTranspose2D(32, 16, 3, padding=1, dtype=dt, algorithm="winograd"),
+     lambda nn: nn.ConvTranspose2d(32, 16, 3, padding=1), (64, 32, 14, 14)),
 ]
+
+
+def winograd_parts(layer, x, g):
+    """Callables for the parts of a Winograd step: four transforms, 48 small products."""
+    W, padding = layer.params["W"], layer.padding
+    if isinstance(layer, ConvTranspose2D):  # the stride-1 Conv2D it equals
+        W, padding = _as_convolution(W), layer._winograd_padding()
+    U, n = _winograd_weights(W), x.shape[0]
+    th, tw = _winograd_tile_counts(g.shape[2:])
+    V = kernels.winograd_tiles(x, *padding, _entry_matrices(W.shape[1], n * th * tw, x.dtype))
+    M = U @ V
+    dM = kernels.winograd_outputs_adjoint(g, _entry_matrices(W.shape[0], V.shape[2], x.dtype))
+    dV = U.transpose(0, 2, 1) @ dM
+    b = layer.params["b"]
+
+    def step():
+        layer.forward(x)
+        layer.backward(g)
+
+    return {
+        "tiles(x)": lambda: kernels.winograd_tiles(
+            x, *padding, _entry_matrices(W.shape[1], V.shape[2], x.dtype)),
+        "outputs(M)": lambda: kernels.winograd_outputs(M, b, n, *g.shape[2:]),
+        "outputs_adjoint(g)": lambda: kernels.winograd_outputs_adjoint(
+            g, _entry_matrices(W.shape[0], V.shape[2], x.dtype)),
+        "tiles_adjoint(U^T dM)": lambda: kernels.winograd_tiles_adjoint(
+            dV, n, *x.shape[2:], *padding),
+        "48 small products": lambda: (U @ V, dM @ V.transpose(0, 2, 1), U.transpose(0, 2, 1) @ dM),
+        "whole layer step": step}
 
 
 def parts(layer, x, g):
     """Callables for each part of the layer's forward + backward, and the whole step."""
+    if layer.algorithm == "winograd":
+        return winograd_parts(layer, x, g)
     W2 = layer.params["W"].reshape(layer.params["W"].shape[0], -1)
     kh, kw = layer.kernel_size
     geometry = (kh, kw, *layer.stride, *layer.padding)

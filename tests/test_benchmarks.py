@@ -58,8 +58,11 @@ def test_quick_run_summary(quick_run):
     for label in ("(a)", "(b)", "(c)", "(h)", "(i)"):
         assert f"| {label} " in targets
     for name in ("conv", "unet", "pca"):  # not part of a quick run
-        assert f"| {name} | see issue 8 | not run | not measured |" in targets
+        assert f"| {name} | - | see issue 8 | not run | not measured |" in targets
     assert "load average" in summary and "thread pools (threadpoolctl)" in summary
+    kernel = json.loads((quick_run / "dense.json").read_text())["environment"]["blas_kernel"]
+    assert kernel != "unknown"  # numpy runs on OpenBLAS here
+    assert f"OpenBLAS kernel (threadpoolctl's architecture): {kernel}" in summary
     for name in QUICK:
         assert f"\n## {name}\n" in summary
 
@@ -101,4 +104,33 @@ def test_summary_marks_missing_and_earlier_results(tmp_path):
     summary = open(run_all.write_summary(str(tmp_path), run)).read()
     assert "| (h) warm start" in summary
     assert "2.50 s" in summary and "**missed** by 25%" in summary and "earlier run" in summary
-    assert "| dense | see issue 8 | not run | not measured |" in summary
+    assert "| dense | - | see issue 8 | not run | not measured |" in summary
+    assert ("| (h) warm start: fresh process, import npae, fit a small model once "
+            "| unknown (no OpenBLAS variable set) | < 2 s |") in summary  # no threadpoolctl facts
+
+
+def test_openblas_unset_runs_a_second_child_without_the_variables(tmp_path):
+    """--openblas-unset: the child sees neither variable, the runner's own environment keeps
+    them, and the summary gives each target once per kernel, naming the kernel."""
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+    results = tmp_path / "results"
+    done = run_suite(results, "--only", "dense", "--openblas-unset", env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    as_set = json.loads((results / "dense.json").read_text())["environment"]
+    unset = json.loads((results / "openblas-unset" / "dense.json").read_text())["environment"]
+    assert as_set["threads_env"]["OPENBLAS_CORETYPE"] == "Haswell"
+    assert as_set["threads_env"]["OPENBLAS_L2_SIZE"] == "512"
+    assert unset["threads_env"]["OPENBLAS_CORETYPE"] is None
+    assert unset["threads_env"]["OPENBLAS_L2_SIZE"] is None
+    assert as_set["blas_kernel"] == "Haswell"  # forced by the variable
+    run = json.loads((results / "run_all.json").read_text())
+    assert [(b["name"], b["openblas_unset"]) for b in run["benchmarks"]] == [
+        ("dense", False), ("dense", True)]
+    summary = (results / "summary.md").read_text()
+    check_table(summary.split("## Targets")[1].split("\n## ")[0])
+    rows = [line for line in summary.splitlines() if line.startswith("| (a) dense AE step")]
+    assert len(rows) == 4  # two dtypes, each with the variables as set and unset
+    assert "| Haswell (OPENBLAS_CORETYPE=Haswell, OPENBLAS_L2_SIZE=512) |" in rows[0]
+    assert (f"| {unset['blas_kernel']} (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset) |"
+            in rows[1])
+    assert f"\n## dense, OpenBLAS {unset['blas_kernel']} (OPENBLAS_CORETYPE" in summary

@@ -10,7 +10,14 @@ so a convolution is a single GEMM ``W.reshape(c_out, -1) @ cols`` over all
 images (one large product uses two BLAS threads far better than one small
 product per image). ``col2im`` is the adjoint (transpose) of ``im2col``: it
 adds every column entry back onto the input pixel it was read from, which is
-how the gradient of a convolution reaches its input. NumPy twins:
+how the gradient of a convolution reaches its input.
+
+The Winograd kernels unfold differently, for the opt-in
+``algorithm="winograd"`` of 3x3 stride-1 convolutions: ``winograd_tiles``
+cuts the padded input into 4x4 tiles that overlap by 2 and transforms each,
+``V = B^T d B``; ``winograd_outputs`` turns the products ``M`` back into
+2x2 output tiles, ``y = A^T M A + b``; the two ``_adjoint`` kernels are
+their transposes, for the backward pass. NumPy twins of all of them:
 ``npae.layers.conv``.
 """
 
@@ -19,19 +26,22 @@ from numba import njit
 
 
 @njit(cache=True)
-def im2col(x, kh, kw, sh, sw, ph, pw):
-    """(n, c, h, w) -> cols of shape (c * kh * kw, n * h_out * w_out).
+def im2col(x, kh, kw, sh, sw, ph, pw, out=None):
+    """(n, c, h, w) -> cols of shape (c * kh * kw, n * h_out * w_out), in ``out`` if given.
 
     Each image plane is copied once into a zero-bordered buffer, so the
     window loops need no bounds tests; stride 1 gets its own inner loop,
     which LLVM vectorizes (about 1.6 x faster than one loop for all strides).
     """
     n, c, h, w = x.shape
-    if _tiles(h, w, kh, kw, sh, sw, ph, pw):
-        return _im2col_blocks(x, kh, kw)
     h_out = (h + 2 * ph - kh) // sh + 1
     w_out = (w + 2 * pw - kw) // sw + 1
-    cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
+    if out is None:
+        cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
+    else:
+        cols = out.reshape(c, kh, kw, n, h_out, w_out)
+    if _tiles(h, w, kh, kw, sh, sw, ph, pw):
+        return _im2col_blocks(x, kh, kw, cols)
     x_pad = np.zeros((h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
@@ -100,11 +110,10 @@ def _tiles(h, w, kh, kw, sh, sw, ph, pw):
 
 
 @njit(cache=True)
-def _im2col_blocks(x, kh, kw):
-    """im2col of windows that tile x: cols[(c, i, j), (n, r, q)] = x[n, c, r kh + i, q kw + j]."""
+def _im2col_blocks(x, kh, kw, cols):
+    """im2col of windows that tile x: cols[c, i, j, n, r, q] = x[n, c, r kh + i, q kw + j]."""
     n, c, h, w = x.shape
     h_out, w_out = h // kh, w // kw
-    cols = np.empty((c, kh, kw, n, h_out, w_out), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
             for i in range(kh):
@@ -131,3 +140,153 @@ def _col2im_blocks(cols, h, w, kh, kw):
                         for ow in range(w_out):
                             x6[ni, ci, oh, i, ow, j] = cols6[ci, i, j, ni, oh, ow]
     return x6.reshape(n, c, h, w)
+
+
+# -- Winograd F(2x2, 3x3): the tile transforms, written out -------------------------
+#   B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
+#   A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
+# Tiles are (16, channels, n th tw): one matrix per transform entry e = 4 i + j, a
+# column per (image, row of tiles, tile). The loops follow that order (channel, image,
+# row of tiles), so that each of the 16 matrices is read or written as one stream.
+# Each kernel applies its transform to the columns of a whole row of tiles at once
+# (vectors along the image row), then to the rows of each tile.
+@njit(cache=True)
+def _winograd_tile_counts(h_out, w_out):
+    """Rows and columns of tiles: each tile gives 2x2 outputs."""
+    return (h_out + 1) // 2, (w_out + 1) // 2
+
+
+@njit(cache=True)
+def winograd_tiles(x, ph, pw, V):
+    """V[4 i + j, c, (n, ty, tx)] = (B^T d B)[i, j], d the 4x4 tile of x_pad at (2 ty, 2 tx).
+
+    ``x_pad`` is x zero-padded by (ph, pw) and, at the bottom and right, up
+    to (2 th + 2, 2 tw + 2); each plane is copied once into that buffer.
+    Written into ``V`` (16, c, n th tw), which is returned.
+    """
+    n, c, h, w = x.shape
+    th, tw = _winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
+    x_pad = np.zeros((2 * th + 2, 2 * tw + 2), dtype=x.dtype)
+    t = np.empty((4, 2 * tw + 2), dtype=x.dtype)
+    for ci in range(c):
+        for ni in range(n):
+            for r in range(h):  # the interior; the zero border is never written
+                padded, row = x_pad[ph + r], x[ni, ci, r]
+                for q in range(w):
+                    padded[pw + q] = row[q]
+            for ty in range(th):
+                d0, d1, d2, d3 = x_pad[2 * ty], x_pad[2 * ty + 1], x_pad[2 * ty + 2], \
+                    x_pad[2 * ty + 3]
+                for q in range(2 * tw + 2):  # t = B^T d, for the whole row of tiles
+                    t[0, q], t[1, q] = d0[q] - d2[q], d1[q] + d2[q]
+                    t[2, q], t[3, q] = d2[q] - d1[q], d1[q] - d3[q]
+                first = (ni * th + ty) * tw
+                for i in range(4):  # V = t B, tile by tile
+                    for tx in range(tw):
+                        q, tile = 2 * tx, first + tx
+                        V[4 * i, ci, tile] = t[i, q] - t[i, q + 2]
+                        V[4 * i + 1, ci, tile] = t[i, q + 1] + t[i, q + 2]
+                        V[4 * i + 2, ci, tile] = t[i, q + 2] - t[i, q + 1]
+                        V[4 * i + 3, ci, tile] = t[i, q + 1] - t[i, q + 3]
+    return V
+
+
+@njit(cache=True)
+def winograd_tiles_adjoint(dV, n, h, w, ph, pw):
+    """Adjoint of ``winograd_tiles``: dx = sum over tiles of B dV B^T, added onto its 4x4 tile."""
+    c = dV.shape[1]
+    th, tw = _winograd_tile_counts(h + 2 * ph - 2, w + 2 * pw - 2)
+    dx = np.empty((n, c, h, w), dtype=dV.dtype)
+    x_pad = np.empty((2 * th + 2, 2 * tw + 2), dtype=dV.dtype)
+    s = np.empty((4, 4, tw), dtype=dV.dtype)
+    for ci in range(c):
+        for ni in range(n):
+            x_pad.ravel()[:] = 0
+            for ty in range(th):
+                first = (ni * th + ty) * tw
+                for j in range(4):  # s = B dV, for the whole row of tiles
+                    for tx in range(tw):
+                        v0, v1 = dV[j, ci, first + tx], dV[4 + j, ci, first + tx]
+                        v2, v3 = dV[8 + j, ci, first + tx], dV[12 + j, ci, first + tx]
+                        s[0, j, tx], s[1, j, tx] = v0, v1 - v2 + v3
+                        s[2, j, tx], s[3, j, tx] = v1 + v2 - v0, -v3
+                for k in range(4):  # (s B^T) added onto each tile's row k
+                    row, s0, s1, s2, s3 = x_pad[2 * ty + k], s[k, 0], s[k, 1], s[k, 2], s[k, 3]
+                    for tx in range(tw):
+                        q = 2 * tx
+                        row[q] += s0[tx]
+                        row[q + 1] += s1[tx] - s2[tx] + s3[tx]
+                        row[q + 2] += s1[tx] + s2[tx] - s0[tx]
+                        row[q + 3] -= s3[tx]
+            for r in range(h):
+                out, padded = dx[ni, ci, r], x_pad[ph + r]
+                for q in range(w):
+                    out[q] = padded[pw + q]
+    return dx
+
+
+@njit(cache=True)
+def winograd_outputs(M, b, n, h_out, w_out):
+    """y[n, o, 2 ty + a, 2 tx + c] = (A^T M[:, o, (n, ty, tx)] A)[a, c] + b[o].
+
+    Written into a (2 th, 2 tw) plane, whose top-left h_out x w_out is y.
+    """
+    o_count = M.shape[1]
+    th, tw = _winograd_tile_counts(h_out, w_out)
+    y = np.empty((n, o_count, h_out, w_out), dtype=M.dtype)
+    y_pad = np.empty((2 * th, 2 * tw), dtype=M.dtype)
+    s = np.empty((2, 4, tw), dtype=M.dtype)
+    for oi in range(o_count):
+        bias = b[oi]
+        for ni in range(n):
+            for ty in range(th):
+                first = (ni * th + ty) * tw
+                for j in range(4):  # s = A^T M, for the whole row of tiles
+                    for tx in range(tw):
+                        m0, m1 = M[j, oi, first + tx], M[4 + j, oi, first + tx]
+                        m2, m3 = M[8 + j, oi, first + tx], M[12 + j, oi, first + tx]
+                        s[0, j, tx], s[1, j, tx] = m0 + m1 + m2, m1 - m2 - m3
+                for a in range(2):  # y = s A + b
+                    row, s0, s1, s2, s3 = y_pad[2 * ty + a], s[a, 0], s[a, 1], s[a, 2], s[a, 3]
+                    for tx in range(tw):
+                        row[2 * tx] = s0[tx] + s1[tx] + s2[tx] + bias
+                        row[2 * tx + 1] = s1[tx] - s2[tx] - s3[tx] + bias
+            for r in range(h_out):
+                out, padded = y[ni, oi, r], y_pad[r]
+                for q in range(w_out):
+                    out[q] = padded[q]
+    return y
+
+
+@njit(cache=True)
+def winograd_outputs_adjoint(g, dM):
+    """Adjoint of ``winograd_outputs`` (without b): dM[:, o, (n, ty, tx)] = A g_tile A^T.
+
+    ``g_tile`` is the 2x2 tile of g at (2 ty, 2 tx); each plane of g is
+    copied once into a zero-bordered (2 th, 2 tw) buffer. Written into ``dM``
+    (16, o, n th tw), which is returned.
+    """
+    n, o_count, h_out, w_out = g.shape
+    th, tw = _winograd_tile_counts(h_out, w_out)
+    g_pad = np.zeros((2 * th, 2 * tw), dtype=g.dtype)
+    u = np.empty((4, 2 * tw), dtype=g.dtype)
+    for oi in range(o_count):
+        for ni in range(n):
+            for r in range(h_out):
+                padded, row = g_pad[r], g[ni, oi, r]
+                for q in range(w_out):
+                    padded[q] = row[q]
+            for ty in range(th):
+                g0, g1 = g_pad[2 * ty], g_pad[2 * ty + 1]
+                for q in range(2 * tw):  # u = A g, for the whole row of tiles
+                    u[0, q], u[1, q] = g0[q], g0[q] + g1[q]
+                    u[2, q], u[3, q] = g0[q] - g1[q], -g1[q]
+                first = (ni * th + ty) * tw
+                for i in range(4):  # dM = u A^T, tile by tile
+                    for tx in range(tw):
+                        q, tile = 2 * tx, first + tx
+                        dM[4 * i, oi, tile] = u[i, q]
+                        dM[4 * i + 1, oi, tile] = u[i, q] + u[i, q + 1]
+                        dM[4 * i + 2, oi, tile] = u[i, q] - u[i, q + 1]
+                        dM[4 * i + 3, oi, tile] = -u[i, q + 1]
+    return dM

@@ -416,3 +416,139 @@ def test_small_conv_autoencoder_gradient_check(rng):
     assert "(1, 6, 6)" in last_layer_row
     result = check_network(net, mean_squared_error, rng.normal(size=(2, 1, 6, 6)))
     assert result.max_error < 1e-6, result.table()
+
+
+# -- algorithm="winograd": F(2x2, 3x3) for 3x3 kernels at stride 1 ---------------------
+@st.composite
+def winograd_cases(draw, max_size=7, transpose=False):
+    """(x shape, layer kwargs) of a 3x3 stride-1 layer; odd and even output sizes, so
+    that the last row or column of 2x2 output tiles is sometimes cut."""
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    if transpose:  # output (H - 1) - 2 p + 3 must be >= 1
+        padding = tuple(min(p, 1) for p in padding)
+        h, w = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    else:
+        h = draw(st.integers(max(1, 3 - 2 * padding[0]), max_size))
+        w = draw(st.integers(max(1, 3 - 2 * padding[1]), max_size))
+    n, c_in, c_out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    kwargs = {"in_channels": c_in, "out_channels": c_out, "kernel_size": 3,
+              "padding": padding}
+    return (n, c_in, h, w), kwargs
+
+
+def step(layer, x, g):
+    """Forward and backward once: y, dx, dW, db."""
+    layer.zero_grad()
+    y = layer.forward(x)
+    dx = layer.backward(g)
+    return y, dx, layer.grads["W"].copy(), layer.grads["b"].copy()
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+@given(data=st.data(), backend=st.sampled_from(["numba", "numpy"]))
+def test_winograd_equals_im2col_in_float64(cls, data, backend):
+    """Same y, dL/dx, dL/dW and dL/db as the direct path, to 1e-10."""
+    shape, kwargs = data.draw(winograd_cases(transpose=cls is ConvTranspose2D))
+    rng = np.random.default_rng(7)
+    direct = with_random_bias(cls(**kwargs, rng=0, backend=backend), rng)
+    winograd = cls(**kwargs, rng=0, backend=backend, algorithm="winograd")
+    winograd.params["b"][:] = direct.params["b"]
+    x = rng.normal(size=shape)
+    g = rng.normal(size=(shape[0], *direct.output_shape(shape[1:])))
+    for expected, got in zip(step(direct, x, g), step(winograd, x, g)):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-10)
+    winograd.forward(x)
+    tiles = winograd._cache[1]  # what backward keeps: the 16 matrices V of the tiles
+    out_h, out_w = winograd.output_shape(shape[1:])[1:]
+    assert tiles.shape == (16, shape[1], shape[0] * ((out_h + 1) // 2) * ((out_w + 1) // 2))
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+@given(data=st.data(), backend=st.sampled_from(["numba", "numpy"]))
+def test_winograd_gradient_check(cls, data, backend):
+    shape, kwargs = data.draw(winograd_cases(max_size=5, transpose=cls is ConvTranspose2D))
+    rng = np.random.default_rng(8)
+    layer = with_random_bias(cls(**kwargs, rng=0, backend=backend, algorithm="winograd"), rng)
+    result = check_layer(layer, rng.normal(size=shape))
+    assert set(result) == {"x", "W", "b"}
+    assert result.max_error < 1e-6, result.table()
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+@given(data=st.data(), backend=st.sampled_from(["numba", "numpy"]))
+def test_winograd_adjoint_identity(cls, data, backend):
+    """With b = 0 the layer is linear, A x, and backward is A^T g: <A x, g> = <x, A^T g>."""
+    shape, kwargs = data.draw(winograd_cases(transpose=cls is ConvTranspose2D))
+    rng = np.random.default_rng(9)
+    layer = cls(**kwargs, rng=0, backend=backend, algorithm="winograd")
+    x = rng.normal(size=shape)
+    y = layer.forward(x)
+    g = rng.normal(size=y.shape)
+    np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, layer.backward(g)), rtol=1e-10)
+
+
+def test_winograd_matches_the_defining_sum_in_float32(rng):
+    """float32 in, float32 out, within float32 rounding of the defining sum."""
+    layer = with_random_bias(Conv2D(4, 5, 3, padding=1, dtype="float32", rng=0,
+                                    algorithm="winograd"), rng)
+    x = rng.normal(size=(3, 4, 9, 8)).astype("float32")
+    y = layer.forward(x)
+    assert y.dtype == np.float32 and layer.backward(np.ones_like(y)).dtype == np.float32
+    expected = conv_reference(x.astype(float), layer.params["W"].astype(float),
+                              layer.params["b"].astype(float), (1, 1), (1, 1))
+    np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (Conv2D, {"kernel_size": 3, "algorithm": "fft"}, "algorithm must be one of 'im2col', "
+                                                     "'winograd', got 'fft'"),
+    (Conv2D, {"kernel_size": 5, "algorithm": "winograd"},
+     r"needs kernel_size \(3, 3\) and stride \(1, 1\), got kernel_size \(5, 5\)"),
+    (Conv2D, {"kernel_size": 3, "stride": 2, "algorithm": "winograd"},
+     r"got kernel_size \(3, 3\) and stride \(2, 2\)"),
+    (ConvTranspose2D, {"kernel_size": 3, "padding": 3, "algorithm": "winograd"},
+     r"needs padding <= 2, got \(3, 3\)"),
+])
+def test_winograd_needs_3x3_at_stride_1(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(2, 2, **kwargs)
+
+
+@pytest.mark.parametrize("cls", [Conv2D, ConvTranspose2D])
+def test_winograd_config_rebuilds_the_layer(cls):
+    layer = cls(3, 4, 3, padding=1, algorithm="winograd")
+    config = json.loads(json.dumps(layer.get_config()))
+    assert config["algorithm"] == "winograd"
+    assert type(layer)(**config).algorithm == "winograd"
+    assert "algorithm" not in cls(3, 4, 3).get_config()  # the default is not written
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Conv2D(2, 3, 3, padding=1, rng=0),
+    lambda: Conv2D(2, 3, 3, padding=1, rng=0, algorithm="winograd"),
+    lambda: ConvTranspose2D(2, 3, 3, padding=1, rng=0),
+    lambda: ConvTranspose2D(2, 3, 2, stride=2, rng=0),
+    lambda: ConvTranspose2D(2, 3, 3, padding=1, rng=0, algorithm="winograd"),
+], ids=["conv", "conv-winograd", "convT", "convT-2x2s2", "convT-winograd"])
+def test_kept_buffers_never_change_a_pending_backward(make, rng):
+    """The layer writes its column matrices into arrays it keeps between calls. Whatever
+    runs between a training forward and its backward (an inference forward on another
+    batch, a training forward on another shape and back) must not change that backward,
+    and a second step on the same shape reuses the arrays instead of allocating."""
+    layer, fresh = make(), make()
+    x, other, g = (rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(2, 2, 6, 6)),
+                   rng.normal(size=(2, 3, *make().output_shape((2, 6, 6))[1:])))
+    expected = step(fresh, x, g)
+    layer.zero_grad()
+    y = layer.forward(x)
+    layer.forward(other, training=False)
+    layer.forward(rng.normal(size=(3, 2, 4, 4)), training=False)
+    dx = layer.backward(g)
+    for want, got in zip(expected, (y, dx, layer.grads["W"], layer.grads["b"])):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    step(layer, x, g)
+    kept = {name: array for name, (_, array) in layer._buffers.items()}
+    for want, got in zip(expected, step(layer, x, g)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    assert kept and all(layer._buffers[name][1] is array for name, array in kept.items())
