@@ -40,8 +40,10 @@ class LinearAutoencoder(BaseAutoencoder):
     ----------
     encoder_, decoder_, network_, history_ : as for every npae autoencoder.
     components_ : ndarray of shape (n_components, n_features)
-        An orthonormal basis of the learned subspace (the decoder's row
-        space); for "closed_form", PCA's principal axes.
+        For "closed_form", PCA's principal axes, in PCA's order and with its
+        signs (``npae.PCA(n_components).fit(X).components_``); for "gd", an
+        orthonormal basis of the learned subspace (the decoder's row space),
+        which is determined only up to a rotation.
 
     Examples
     --------
@@ -104,10 +106,11 @@ class LinearAutoencoder(BaseAutoencoder):
             encoder.params["b"][...] = -pca.mean_ @ V.T
             decoder.params["W"][...] = V
             decoder.params["b"][...] = pca.mean_
+            self.components_ = pca.components_.astype(self.dtype_)
         else:
             self._train(self.network_, self._step, self._evaluate, X,
                         callbacks=callbacks or ())
-        self.components_ = self._subspace()
+            self.components_ = self._subspace()
         self._checkpointing = None  # done: let go of its records and weights
         return self
 
