@@ -7,6 +7,15 @@ from npae.models.base import BaseAutoencoder
 from npae.network import mlp
 
 
+def check_bce_output(loss, output_activation, owner):
+    """``loss="bce"`` is the cross-entropy of a sigmoid output, computed from its logits."""
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(
+            f"{owner}: loss='bce' is computed from the logits of a sigmoid output and needs "
+            f"output_activation='sigmoid', got {output_activation!r}"
+        )
+
+
 class Autoencoder(BaseAutoencoder):
     """Undercomplete autoencoder: ``x -> f(x) = z -> g(z) = x_hat``.
 
@@ -30,6 +39,9 @@ class Autoencoder(BaseAutoencoder):
     output_activation : str, default "identity"
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+        "bce" (data in [0, 1]) needs ``output_activation="sigmoid"`` and is
+        computed from the logits, the sigmoid's input
+        (``losses.binary_cross_entropy_with_logits``), so it never saturates.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     epochs : int, default 100
@@ -95,6 +107,7 @@ class Autoencoder(BaseAutoencoder):
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
+        check_bce_output(self.loss, self.output_activation, owner)
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape

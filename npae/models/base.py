@@ -31,6 +31,7 @@ from npae import losses
 from npae._validation import check_array, check_choice, check_float_dtype, check_int, check_number
 from npae.checkpoint import Checkpointing
 from npae.io import SaveLoadMixin
+from npae.layers.activations import Sigmoid
 from npae.network import Sequential
 from npae.optim import OPTIMIZERS, make_optimizer
 from npae.train import History, Trainer
@@ -247,8 +248,29 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         """``(value, d value / d code)`` added to the loss; ``(0.0, None)`` if none."""
         return 0.0, None
 
-    def _reconstruction_loss(self, output, target):
-        return losses.get_loss(self.loss)(output, target)
+    def _reconstruction_loss(self, network, x, target, training=True):
+        """``(loss, dL/dx)`` of ``network(x)`` against ``target``; dL/dx is None unless training.
+
+        Training runs the backward pass through ``network`` (its parameters'
+        gradients are added). ``loss="mse"``: the mean squared error of the
+        output. ``loss="bce"``: the network ends in a ``Sigmoid``, and the
+        cross-entropy is computed from that Sigmoid's input, the logits
+        (``losses.binary_cross_entropy_with_logits``): stable for any logit,
+        with the gradient ``(sigmoid(l) - x) / n``. Through the Sigmoid, the
+        clipped BCE of the probabilities has a zero gradient where the
+        output is confidently wrong, and such an output never recovers.
+        """
+        if self.loss == "bce":
+            if not isinstance(network.layers[-1], Sigmoid):
+                raise ValueError(
+                    f"{type(self).__name__}: loss='bce' is the cross-entropy of a sigmoid output "
+                    f"and needs a network ending in Sigmoid, got {network.layers[-1].name}"
+                )
+            network, loss = Sequential(network.layers[:-1]), losses.binary_cross_entropy_with_logits
+        else:
+            loss = losses.get_loss(self.loss)
+        value, grad_output = loss(network.forward(x, training=training), target)
+        return value, network.backward(grad_output) if training else None
 
     def _step(self, xb, yb):
         """One training step on a batch: forward, loss, backward; returns the loss.
@@ -256,9 +278,7 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         Gradients are added into the networks' ``grads`` (already zeroed).
         """
         code = self.encoder_.forward(self._corrupt(xb))
-        output = self.decoder_.forward(code)
-        loss, grad_output = self._reconstruction_loss(output, yb)
-        grad_code = self.decoder_.backward(grad_output)
+        loss, grad_code = self._reconstruction_loss(self.decoder_, code, yb)
         penalty, grad_penalty = self._code_penalty(code)
         if grad_penalty is not None:
             grad_code = grad_code + grad_penalty
@@ -268,7 +288,7 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
     def _evaluate(self, X, Y):
         """The training objective on (X, Y) without updating anything."""
         code = self.encoder_.forward(X, training=False)
-        loss, _ = self._reconstruction_loss(self.decoder_.forward(code, training=False), Y)
+        loss, _ = self._reconstruction_loss(self.decoder_, code, Y, training=False)
         return loss + self._code_penalty(code)[0]
 
     def _set_networks(self, rng):

@@ -11,6 +11,7 @@ from npae.layers.pool import MaxPool2D
 from npae.layers.shape import Flatten, Reshape
 from npae.layers.upsample import Upsample2D
 from npae.losses import LOSSES
+from npae.models.autoencoder import check_bce_output
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential, mlp
 
@@ -130,6 +131,8 @@ class ConvAutoencoder(BaseAutoencoder):
     output_activation : str, default "sigmoid"
         Activation of the reconstruction; "sigmoid" suits images in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+        "bce" (images in [0, 1]) needs ``output_activation="sigmoid"`` and is
+        computed from the logits, the sigmoid's input, so it never saturates.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     epochs : int, default 30
@@ -211,6 +214,7 @@ class ConvAutoencoder(BaseAutoencoder):
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
+        check_bce_output(self.loss, self.output_activation, owner)
 
     def _validate(self, X, reset=False):
         check_image_ndim(X, type(self).__name__)

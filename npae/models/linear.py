@@ -7,7 +7,6 @@ from sklearn.utils.validation import check_is_fitted
 from npae._validation import check_choice, check_int
 from npae.decomposition import PCA
 from npae.layers.dense import Dense
-from npae.losses import mean_squared_error
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential
 
@@ -54,6 +53,9 @@ class LinearAutoencoder(BaseAutoencoder):
     True
     """
 
+    #: The training loss of ``solver="gd"``: the squared error, PCA's problem.
+    loss = "mse"
+
     def __init__(self, n_components=2, solver="closed_form", optimizer="adam",
                  learning_rate=3e-3, epochs=400, batch_size=32, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
@@ -71,9 +73,6 @@ class LinearAutoencoder(BaseAutoencoder):
         super()._check_hyperparameters()
         check_int(self.n_components, "n_components", type(self).__name__)
         check_choice(self.solver, "solver", type(self).__name__, ("closed_form", "gd"))
-
-    def _reconstruction_loss(self, output, target):
-        return mean_squared_error(output, target)
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape

@@ -131,12 +131,10 @@ class StackedAutoencoder(BaseAutoencoder):
     def _stage_functions(self, stage):
         """``step`` and ``evaluate`` for training one stage to reconstruct its input."""
         def step(xb, yb):
-            loss, grad_output = self._reconstruction_loss(stage.forward(xb), yb)
-            stage.backward(grad_output)
-            return loss
+            return self._reconstruction_loss(stage, xb, yb)[0]
 
         def evaluate(X, Y):
-            return self._reconstruction_loss(stage.forward(X, training=False), Y)[0]
+            return self._reconstruction_loss(stage, X, Y, training=False)[0]
 
         return step, evaluate
 
