@@ -107,10 +107,13 @@ class ConvAutoencoder(BaseAutoencoder):
 
     Sizes that 2 does not divide: each pooling runs in ceil mode, ``ceil(H /
     2)`` (an odd size is padded with one ``-inf`` row or column on each
-    side, so every window still holds a real pixel), and the decoder center
-    crops (``Crop2D``) each up-sampled map back to the size the encoder had
-    at that stage. So any ``H, W`` works: 28 x 28 gives 14 x 14 and 7 x 7;
-    a third stage gives 4 x 4, up-sampled to 8 x 8 and cropped to 7 x 7.
+    side; the 2x2 windows start in the top padding, so the first window
+    pools the padding and row 0, and the bottom padding is never reached),
+    and the decoder crops (``Crop2D``) each up-sampled map back to the size
+    the encoder had at that stage by removing the top row (left column),
+    where the padding was: content stays in place. So any ``H, W`` works:
+    28 x 28 gives 14 x 14 and 7 x 7; a third stage gives 4 x 4, up-sampled
+    to 8 x 8 and cropped to rows and columns 1 to 7.
 
     Parameters
     ----------
@@ -241,8 +244,11 @@ class ConvAutoencoder(BaseAutoencoder):
                 layers = [Upsample2D(2, dtype=dtype)]
             else:
                 layers = [ConvTranspose2D(c, c, kernel_size=2, stride=2, dtype=dtype, rng=rng)]
-            if (2 * hw[0], 2 * hw[1]) != size:
-                layers.append(Crop2D(size, dtype=dtype))
+            extra = (2 * hw[0] - size[0], 2 * hw[1] - size[1])
+            if extra != (0, 0):
+                # The pooling's padding that a window used is the top row (left column):
+                # cropping it there keeps every pixel where the encoder saw it.
+                layers.append(Crop2D(size, offset=extra, dtype=dtype))
             out_act = self.output_activation if last else act
             layers.append(Conv2D(c, c_out, init=init_for(out_act), **conv))
             if out_act not in ("identity", "linear"):
