@@ -49,6 +49,11 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
     ----------
     optimizer : {"adam", "sgd"}
     learning_rate : float > 0
+    momentum : float in [0, 1)
+        Velocity kept from step to step, ``optimizer="sgd"`` only (see
+        ``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool
+        Nesterov's momentum (needs ``momentum > 0``), ``optimizer="sgd"`` only.
     batch_size : int >= 1
     weight_decay : float >= 0
         L2 penalty on all parameters, applied by the optimizer.
@@ -80,9 +85,12 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def __init__(self, *, optimizer, learning_rate, batch_size, weight_decay,
-                 validation_fraction, early_stopping, patience, dtype, verbose, random_state):
+                 validation_fraction, early_stopping, patience, dtype, verbose, random_state,
+                 momentum=0.0, nesterov=False):
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
@@ -121,6 +129,11 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         owner = type(self).__name__
         check_number(self.learning_rate, "learning_rate", owner, low=0, low_open=True)
         check_choice(self.optimizer, "optimizer", owner, tuple(OPTIMIZERS))
+        check_number(self.momentum, "momentum", owner, low=0, high=1, high_open=True)
+        if not isinstance(self.nesterov, (bool, np.bool_)):
+            raise TypeError(f"{owner}: nesterov must be a bool, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError(f"{owner}: nesterov=True needs momentum > 0, got momentum=0")
         check_int(self.epochs, "epochs", owner, minimum=0)
         check_int(self.batch_size, "batch_size", owner)
         check_number(self.weight_decay, "weight_decay", owner, low=0)
@@ -175,8 +188,11 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self._rng = as_generator(self.random_state)
 
     def _make_optimizer(self, network):
+        extra = {}
+        if self.optimizer == "sgd":
+            extra = {"momentum": self.momentum, "nesterov": self.nesterov}
         return make_optimizer(self.optimizer, network.params(), network.grads(),
-                              lr=self.learning_rate, weight_decay=self.weight_decay)
+                              lr=self.learning_rate, weight_decay=self.weight_decay, **extra)
 
     def _train(self, network, step, evaluate, X, Y=None, epochs=None, callbacks=(),
                description=None):

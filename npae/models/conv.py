@@ -138,6 +138,11 @@ class ConvAutoencoder(BaseAutoencoder):
         computed from the logits, the sigmoid's input, so it never saturates.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 30
     batch_size : int, default 64
     weight_decay : float, default 0.0
@@ -189,14 +194,14 @@ class ConvAutoencoder(BaseAutoencoder):
 
     def __init__(self, channels=(16, 32), code_size=16, kernel_size=3, decoder="upsample",
                  activation="relu", code_activation="identity", output_activation="sigmoid",
-                 loss="mse", optimizer="adam", learning_rate=1e-3, epochs=30, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 loss="mse", optimizer="adam", learning_rate=1e-3, momentum=0.0, nesterov=False,
+                 epochs=30, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
+                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
         self.channels = channels
         self.code_size = code_size
         self.kernel_size = kernel_size

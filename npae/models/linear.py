@@ -31,8 +31,9 @@ class LinearAutoencoder(BaseAutoencoder):
         "closed_form" sets the weights from PCA (``W_e = V_k``,
         ``W_d = V_k^T``, ``b_e = -mean V_k``, ``b_d = mean``); "gd" trains the
         two layers by minibatch gradient descent on the mean squared error.
-    optimizer, learning_rate, epochs, batch_size, weight_decay,
-    validation_fraction, early_stopping, patience, dtype, verbose, random_state :
+    optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
+    weight_decay, validation_fraction, early_stopping, patience, dtype,
+    verbose, random_state :
         Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
 
     Attributes
@@ -56,15 +57,15 @@ class LinearAutoencoder(BaseAutoencoder):
     #: The training loss of ``solver="gd"``: the squared error, PCA's problem.
     loss = "mse"
 
-    def __init__(self, n_components=2, solver="closed_form", optimizer="adam",
-                 learning_rate=3e-3, epochs=400, batch_size=32, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
-                 verbose=0, random_state=None):
+    def __init__(self, n_components=2, solver="closed_form", optimizer="adam", learning_rate=3e-3,
+                 momentum=0.0, nesterov=False, epochs=400, batch_size=32, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
         self.n_components = n_components
         self.solver = solver
         self.epochs = epochs

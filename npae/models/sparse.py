@@ -71,6 +71,11 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     loss : {"mse", "bce"}, default "mse"
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-2
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 100
     batch_size : int, default 64
     weight_decay : float, default 0.0
@@ -104,16 +109,16 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     (100, 1, 8, 8)
     """
 
-    def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1,
-                 lam=1e-3, activation="sigmoid", code_activation="sigmoid",
-                 output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
+    def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1, lam=1e-3,
+                 activation="sigmoid", code_activation="sigmoid", output_activation="sigmoid",
+                 loss="mse", optimizer="adam", learning_rate=1e-2, momentum=0.0, nesterov=False,
                  epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
                  early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-            batch_size=batch_size, weight_decay=weight_decay,
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            epochs=epochs, batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
             patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
         self.penalty = penalty

@@ -48,6 +48,11 @@ class StackedAutoencoder(BaseAutoencoder):
         Reconstruction loss of every stage and of the fine-tuning.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-2
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     batch_size : int, default 64
     weight_decay, validation_fraction, early_stopping, patience, dtype, verbose, random_state
         As in ``npae.Autoencoder``; they apply to every stage.
@@ -77,13 +82,14 @@ class StackedAutoencoder(BaseAutoencoder):
     def __init__(self, layer_sizes=(64, 32, 8), pretrain_epochs=20, finetune_epochs=50,
                  pretrain=True, activation="sigmoid", code_activation="sigmoid",
                  output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
-                 batch_size=64, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
-                 patience=10, dtype=None, verbose=0, random_state=None):
+                 momentum=0.0, nesterov=False, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
         self.layer_sizes = layer_sizes
         self.pretrain_epochs = pretrain_epochs
         self.finetune_epochs = finetune_epochs
