@@ -42,6 +42,10 @@ class Autoencoder(BaseAutoencoder):
         "bce" (data in [0, 1]) needs ``output_activation="sigmoid"`` and is
         computed from the logits, the sigmoid's input
         (``losses.binary_cross_entropy_with_logits``), so it never saturates.
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     momentum : float, default 0.0
@@ -88,14 +92,16 @@ class Autoencoder(BaseAutoencoder):
 
     def __init__(self, hidden_sizes=(64,), code_size=8, activation="relu",
                  code_activation="identity", output_activation="identity", loss="mse",
-                 optimizer="adam", learning_rate=1e-3, momentum=0.0, nesterov=False, epochs=100,
-                 batch_size=64, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
-                 patience=10, dtype=None, verbose=0, random_state=None):
+                 contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
+                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
             patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.hidden_sizes = hidden_sizes
         self.code_size = code_size
         self.activation = activation

@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from npae import losses
 from npae._validation import check_array, check_choice, check_float_dtype, check_int, check_number
+from npae.anomaly import ReconstructionOutlierMixin, check_contamination
 from npae.checkpoint import Checkpointing
 from npae.io import SaveLoadMixin
 from npae.layers.activations import Sigmoid
@@ -243,7 +244,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         return tags
 
 
-class BaseAutoencoder(TransformerMixin, TrainedEstimator):
+class BaseAutoencoder(ReconstructionOutlierMixin, TransformerMixin, TrainedEstimator):
     """The autoencoder interface on the trained base; see the module docstring. Not used directly.
 
     Subclasses define ``__init__`` with their hyperparameters (including
@@ -255,6 +256,10 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
     @abstractmethod
     def _build(self, input_shape, rng):
         """Return ``(encoder, decoder)`` Sequentials for per-example ``input_shape``."""
+
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        check_contamination(self.contamination, type(self).__name__)
 
     def _corrupt(self, xb):
         """The input the encoder sees for target ``xb`` (denoising overrides)."""
@@ -339,7 +344,8 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         """
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
-        self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
+        with self._setting_offset(X):
+            self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
         self._checkpointing = None  # done: let go of its records and weights
         return self
 

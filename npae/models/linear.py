@@ -31,6 +31,8 @@ class LinearAutoencoder(BaseAutoencoder):
         "closed_form" sets the weights from PCA (``W_e = V_k``,
         ``W_d = V_k^T``, ``b_e = -mean V_k``, ``b_d = mean``); "gd" trains the
         two layers by minibatch gradient descent on the mean squared error.
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict`` (see ``npae.anomaly``).
     optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
     weight_decay, validation_fraction, early_stopping, patience, dtype,
     verbose, random_state :
@@ -57,15 +59,16 @@ class LinearAutoencoder(BaseAutoencoder):
     #: The training loss of ``solver="gd"``: the squared error, PCA's problem.
     loss = "mse"
 
-    def __init__(self, n_components=2, solver="closed_form", optimizer="adam", learning_rate=3e-3,
-                 momentum=0.0, nesterov=False, epochs=400, batch_size=32, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
-                 random_state=None):
+    def __init__(self, n_components=2, solver="closed_form", contamination="auto",
+                 optimizer="adam", learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=400,
+                 batch_size=32, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
+                 patience=10, dtype=None, verbose=0, random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
             patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.n_components = n_components
         self.solver = solver
         self.epochs = epochs
@@ -107,9 +110,11 @@ class LinearAutoencoder(BaseAutoencoder):
             decoder.params["W"][...] = V
             decoder.params["b"][...] = pca.mean_
             self.components_ = pca.components_.astype(self.dtype_)
+            self._set_offset(X)
         else:
-            self._train(self.network_, self._step, self._evaluate, X,
-                        callbacks=callbacks or ())
+            with self._setting_offset(X):
+                self._train(self.network_, self._step, self._evaluate, X,
+                            callbacks=callbacks or ())
             self.components_ = self._subspace()
         self._checkpointing = None  # done: let go of its records and weights
         return self

@@ -69,6 +69,10 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     output_activation : str, default "sigmoid"
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-2
     momentum : float, default 0.0
@@ -111,16 +115,18 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1, lam=1e-3,
                  activation="sigmoid", code_activation="sigmoid", output_activation="sigmoid",
-                 loss="mse", optimizer="adam", learning_rate=1e-2, momentum=0.0, nesterov=False,
-                 epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
-                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
+                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-2,
+                 momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
-            epochs=epochs, batch_size=batch_size, weight_decay=weight_decay,
-            validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
+            momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.penalty = penalty
         self.rho = rho
         self.beta = beta

@@ -118,6 +118,10 @@ class VAE(BaseAutoencoder):
         images ``(N, C, H, W)`` followed by dense layers.
     channels : sequence of int, default (16, 32)
         Output channels of the encoder's convolutions (``"conv"`` only).
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
     momentum : float, default 0.0
@@ -192,14 +196,16 @@ class VAE(BaseAutoencoder):
 
     def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, likelihood="bernoulli",
                  sigma=0.1, activation="relu", architecture="mlp", channels=(16, 32),
-                 optimizer="adam", learning_rate=1e-3, momentum=0.0, nesterov=False, epochs=100,
-                 batch_size=64, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
-                 patience=10, dtype=None, verbose=0, random_state=None):
+                 contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
+                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
             patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
         self.beta = beta
@@ -350,6 +356,26 @@ class VAE(BaseAutoencoder):
         """
         X = self._validate(X)
         return -float(np.mean((self.reconstruct(X) - X) ** 2))
+
+    def score_samples(self, X):
+        """The ELBO of each row at the posterior mean, in nats; higher is more normal.
+
+        score(x) = log p(x | z = mu(x)) - KL(q(z | x) || N(0, I)): the ELBO of
+        ``elbo`` with its expectation over ``q(z | x)`` taken at the mean of
+        ``q`` instead of sampled, so a row's score is deterministic and does
+        not depend on the other rows (``elbo`` and ``log_likelihood`` are the
+        sampled estimates). ``decision_function`` and ``predict`` use it;
+        ``reconstruction_error_map`` is the squared error of ``reconstruct``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        X = self._validate(X)
+        mu, logvar = self._posterior(X)
+        output = self.decoder_.forward(mu, training=False).astype(np.float64)
+        kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
+        return self._log_prob(output, X.astype(np.float64)) - kl
 
     def sample(self, n, random_state=None):
         """Draw ``n`` new examples: decode ``z ~ N(0, I)`` to the mean of ``p(x | z)``.
