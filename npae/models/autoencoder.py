@@ -63,6 +63,12 @@ class Autoencoder(BaseAutoencoder):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int, default 10
+    tol : float, default 1e-4
+    n_iter_no_change : int or None, default None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn's MLP, keeping the last weights; a ``ConvergenceWarning``
+        when ``epochs`` run out first. None trains all ``epochs``.
     dtype : {None, "float32", "float64"}, default None
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -94,13 +100,14 @@ class Autoencoder(BaseAutoencoder):
                  code_activation="identity", output_activation="identity", loss="mse",
                  contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
                  nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
-                 random_state=None):
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
         self.contamination = contamination
         self.hidden_sizes = hidden_sizes
         self.code_size = code_size

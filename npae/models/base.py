@@ -31,6 +31,7 @@ from npae import losses
 from npae._validation import check_array, check_choice, check_float_dtype, check_int, check_number
 from npae.anomaly import ReconstructionOutlierMixin, check_contamination
 from npae.checkpoint import Checkpointing
+from npae.convergence import ConvergenceStop, warn_not_converged
 from npae.io import SaveLoadMixin
 from npae.layers.activations import Sigmoid
 from npae.network import Sequential
@@ -64,6 +65,15 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int >= 1
+    tol : float >= 0
+        With ``n_iter_no_change``: the improvement of the monitored loss
+        that counts (absolute, as in scikit-learn's MLP).
+    n_iter_no_change : int >= 1 or None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than this many epochs, keeping the last
+        weights; a ``sklearn.exceptions.ConvergenceWarning`` when ``epochs``
+        run out first. None (the default): train all ``epochs``. See
+        ``npae.convergence``.
     dtype : {None, "float32", "float64"}
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -87,7 +97,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
     @abstractmethod
     def __init__(self, *, optimizer, learning_rate, batch_size, weight_decay,
                  validation_fraction, early_stopping, patience, dtype, verbose, random_state,
-                 momentum=0.0, nesterov=False):
+                 momentum=0.0, nesterov=False, tol=1e-4, n_iter_no_change=None):
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -97,6 +107,8 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
         self.verbose = verbose
         self.random_state = random_state
@@ -140,6 +152,9 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         check_number(self.weight_decay, "weight_decay", owner, low=0)
         check_number(self.validation_fraction, "validation_fraction", owner, low=0, high=0.9)
         check_int(self.patience, "patience", owner)
+        check_number(self.tol, "tol", owner, low=0)
+        if self.n_iter_no_change is not None:
+            check_int(self.n_iter_no_change, "n_iter_no_change", owner)
         check_int(self.verbose, "verbose", owner, minimum=0)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"{owner}: early_stopping must be a bool, got {self.early_stopping!r}")
@@ -213,9 +228,14 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             saved = checkpointing.begin_call(self._rng, X, Y, epochs)
             if saved is not None and "history" in saved:
                 self.history_ = History(saved["history"])
+                self.n_iter_ = len(self.history_["loss"])
                 checkpointing.skip_call(saved)
                 return self.history_
             callbacks = [*callbacks, checkpointing.writer()]
+        convergence = None
+        if self.n_iter_no_change is not None:
+            convergence = ConvergenceStop(self.tol, self.n_iter_no_change)
+            callbacks = [convergence, *callbacks]  # first: a checkpoint records its stop
         Y = X if Y is None else Y
         validation = None
         if self.validation_fraction > 0 and X.shape[0] >= 2:
@@ -236,6 +256,10 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         history = trainer.fit(X, Y, validation_data=validation)
         if checkpointing is not None:
             checkpointing.end_call(history)
+        self.n_iter_ = len(history["loss"])  # epochs trained, in this call
+        if convergence is not None and not trainer.stop_training:
+            owner = type(self).__name__ + (f" ({description})" if description else "")
+            warn_not_converged(owner, epochs, self.tol, self.n_iter_no_change)
         return history
 
     def __sklearn_tags__(self):

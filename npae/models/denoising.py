@@ -32,8 +32,8 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
     activation, code_activation, output_activation, loss, contamination,
     optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
-    weight_decay, validation_fraction, early_stopping, patience, dtype,
-    verbose, random_state
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state
         As in ``npae.Autoencoder``. ``random_state`` also seeds the noise.
         The validation loss is measured on clean input.
 
@@ -63,15 +63,16 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
                  activation="relu", code_activation="identity", output_activation="identity",
                  loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-3,
                  momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
-                 random_state=None):
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
             contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
             momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            early_stopping=early_stopping, patience=patience, tol=tol,
+            n_iter_no_change=n_iter_no_change, dtype=dtype, verbose=verbose,
             random_state=random_state)
         self.noise = noise
         self.noise_level = noise_level

@@ -34,8 +34,8 @@ class LinearAutoencoder(BaseAutoencoder):
     contamination : "auto" or float in (0, 0.5], default "auto"
         Sets ``offset_``, the threshold of ``predict`` (see ``npae.anomaly``).
     optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
-    weight_decay, validation_fraction, early_stopping, patience, dtype,
-    verbose, random_state :
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state :
         Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
 
     Attributes
@@ -62,12 +62,14 @@ class LinearAutoencoder(BaseAutoencoder):
     def __init__(self, n_components=2, solver="closed_form", contamination="auto",
                  optimizer="adam", learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=400,
                  batch_size=32, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
-                 patience=10, dtype=None, verbose=0, random_state=None):
+                 patience=10, tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
         self.contamination = contamination
         self.n_components = n_components
         self.solver = solver

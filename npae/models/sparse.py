@@ -85,7 +85,8 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     weight_decay : float, default 0.0
         L2 penalty on all parameters, applied by the optimizer (Ng's notes
         use one; see ``beta`` to convert its weight).
-    validation_fraction, early_stopping, patience, dtype, verbose, random_state
+    validation_fraction, early_stopping, patience, tol, n_iter_no_change, dtype,
+    verbose, random_state
         As in ``npae.Autoencoder``.
 
     Attributes
@@ -117,15 +118,16 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
                  activation="sigmoid", code_activation="sigmoid", output_activation="sigmoid",
                  loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-2,
                  momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
-                 random_state=None):
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
             contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
             momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
+            early_stopping=early_stopping, patience=patience, tol=tol,
+            n_iter_no_change=n_iter_no_change, dtype=dtype, verbose=verbose,
             random_state=random_state)
         self.penalty = penalty
         self.rho = rho

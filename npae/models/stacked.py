@@ -58,8 +58,10 @@ class StackedAutoencoder(BaseAutoencoder):
     nesterov : bool, default False
         ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     batch_size : int, default 64
-    weight_decay, validation_fraction, early_stopping, patience, dtype, verbose, random_state
-        As in ``npae.Autoencoder``; they apply to every stage.
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state
+        As in ``npae.Autoencoder``; they apply to every stage (``n_iter_``
+        counts the fine-tuning epochs).
 
     Attributes
     ----------
@@ -87,13 +89,14 @@ class StackedAutoencoder(BaseAutoencoder):
                  pretrain=True, activation="sigmoid", code_activation="sigmoid",
                  output_activation="sigmoid", loss="mse", contamination="auto", optimizer="adam",
                  learning_rate=1e-2, momentum=0.0, nesterov=False, batch_size=64, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None, verbose=0,
-                 random_state=None):
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
             validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
         self.contamination = contamination
         self.layer_sizes = layer_sizes
         self.pretrain_epochs = pretrain_epochs
