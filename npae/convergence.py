@@ -11,6 +11,13 @@ estimators add it to their training loop when ``n_iter_no_change`` is set.
 
 Unlike ``early_stopping`` it keeps the last weights, not the best ones: it
 asks whether the optimization has settled, not which epoch generalized best.
+
+``tol`` is absolute, and npae's reconstruction losses are means per entry
+(about 1e-2 on the digits), so scikit-learn's 1e-4 is coarse: a
+``LinearAutoencoder(8, solver="gd")`` on the digits stops after 32 epochs
+at a largest principal angle of 1.2 rad from PCA's subspace with
+``n_iter_no_change=10``, after 269 epochs at 0.03 rad with ``tol=1e-8`` and
+``n_iter_no_change=20`` (400 fixed epochs reach 0.016 rad).
 """
 
 import warnings
