@@ -24,7 +24,7 @@ scikit-learn conventions hold: ``__init__`` only stores hyperparameters,
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from npae import losses
@@ -268,7 +268,8 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         return tags
 
 
-class BaseAutoencoder(ReconstructionOutlierMixin, TransformerMixin, TrainedEstimator):
+class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      TrainedEstimator):
     """The autoencoder interface on the trained base; see the module docstring. Not used directly.
 
     Subclasses define ``__init__`` with their hyperparameters (including
@@ -284,6 +285,12 @@ class BaseAutoencoder(ReconstructionOutlierMixin, TransformerMixin, TrainedEstim
     def _check_hyperparameters(self):
         super()._check_hyperparameters()
         check_contamination(self.contamination, type(self).__name__)
+
+    @property
+    def _n_features_out(self):
+        """Code units ``transform`` returns; ``get_feature_names_out`` names them
+        ``<classname>0``, ``<classname>1``, ... (scikit-learn's convention)."""
+        return int(np.prod(self.code_shape_))
 
     def _corrupt(self, xb):
         """The input the encoder sees for target ``xb`` (denoising overrides)."""
@@ -388,8 +395,9 @@ class BaseAutoencoder(ReconstructionOutlierMixin, TransformerMixin, TrainedEstim
 
     def reconstruct(self, X):
         """``g(f(x))`` for each row of ``X``."""
-        Z = self.transform(X)
-        return self.decoder_.forward(Z, training=False)
+        # The encoder, not transform: scikit-learn's set_output may wrap transform's output.
+        X = self._validate(X)
+        return self.decoder_.forward(self.encoder_.forward(X, training=False), training=False)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better)."""

@@ -353,7 +353,8 @@ class VAE(BaseAutoencoder):
 
     def reconstruct(self, X):
         """Decode the posterior mean: the mean of ``p(x | z = mu(x))``."""
-        return self.inverse_transform(self.transform(X))
+        mu, _ = self._posterior(self._validate(X))
+        return self._mean_output(self.decoder_.forward(mu, training=False))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error of ``reconstruct`` (higher is better).

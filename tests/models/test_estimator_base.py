@@ -5,6 +5,9 @@ import inspect
 import numpy as np
 import pytest
 from sklearn import config_context
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 from test_reliability import NAMES, fit_tiny, tiny_targets
 
 from npae import LinearAutoencoder
@@ -124,3 +127,19 @@ def test_momentum_speeds_up_plain_gradient_descent():
 def test_bad_momentum_settings(params, error, message):
     with pytest.raises(error, match=message):
         LinearAutoencoder(2, solver="gd", optimizer="sgd", **params).fit(np.eye(4))
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"UNet"}))
+def test_feature_names_out_and_pandas_output(name):
+    pd = pytest.importorskip("pandas")
+    model, X = fit_tiny(name)
+    prefix = name.lower()
+    k = model.transform(X).shape[1]
+    names = model.get_feature_names_out()
+    assert list(names) == [f"{prefix}{i}" for i in range(k)]
+    if X.ndim == 2:
+        pipe = make_pipeline(MinMaxScaler(), clone(model)).set_output(transform="pandas")
+        frame = pipe.fit_transform(X)
+        assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
+        np.testing.assert_allclose(frame.to_numpy(), pipe[-1].transform(pipe[0].transform(X)))
+        assert pipe.predict(X).shape == (len(X),)  # the detector still works behind it
