@@ -385,6 +385,35 @@ class VAE(BaseAutoencoder):
         kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
         return self._log_prob(output, X.astype(np.float64)) - kl
 
+    def kl_per_dimension(self, X):
+        """Mean over the rows of ``X`` of each latent dimension's KL to the prior, in nats.
+
+        KL_j = mean_n 0.5 (exp(logvar_nj) + mu_nj^2 - 1 - logvar_nj); they sum
+        to the mean KL term of the ELBO. A dimension with KL_j near 0 has
+        collapsed to the prior: the decoder ignores it.
+
+        Returns
+        -------
+        ndarray of shape (latent_dim,), float64
+        """
+        mu, logvar = (a.astype(np.float64) for a in self._posterior(self._validate(X)))
+        return np.mean(0.5 * (np.exp(logvar) + mu * mu - 1 - logvar), axis=0)
+
+    def active_units(self, X, threshold=0.01):
+        """How many latent dimensions are active on ``X`` (Burda et al., 2016).
+
+        Dimension u is active when the posterior mean moves with the data:
+        ``Var_x(mu_u(x)) > threshold`` (their covariance criterion, 0.01).
+        Collapsed dimensions have ``mu_u(x)`` near 0 for every x.
+
+        Returns
+        -------
+        int
+        """
+        threshold = check_number(threshold, "threshold", "VAE.active_units", low=0)
+        mu, _ = self._posterior(self._validate(X))
+        return int(np.sum(np.var(mu.astype(np.float64), axis=0) > threshold))
+
     def sample(self, n, random_state=None):
         """Draw ``n`` new examples: decode ``z ~ N(0, I)`` to the mean of ``p(x | z)``.
 
