@@ -4,6 +4,7 @@
     npae compare --dataset mnist-sample   # the same on 5,000 real MNIST digits (npae[mnist])
     npae train autoencoder --code-size 8
     npae gradcheck                    # the gradient-check table of every layer and loss
+    npae detect autoencoder           # anomaly scores: a digit held out of training
 
 Run ``npae COMMAND --help`` for the options of each command.
 """
@@ -300,6 +301,126 @@ def _train_unet(args, overrides, plot):
     return 0
 
 
+# -- npae detect -----------------------------------------------------------------
+
+def _read_array(path, option):
+    """The array in a .npy file, or the rows of numbers in a .csv file."""
+    if path.endswith(".npy"):
+        return np.load(path, allow_pickle=False)
+    if path.endswith(".csv"):
+        return np.loadtxt(path, delimiter=",", ndmin=2)
+    raise CLIError(f"{option} expects a .npy or .csv file, got {path!r}")
+
+
+def _detect_data(args):
+    """``(X_fit, X_score, is_outlier or None, image_shape or None, description)``."""
+    if args.fit is None:
+        if args.score is not None or args.labels is not None:
+            raise CLIError("--score and --labels need --fit (the rows to fit on)")
+        if not 0 <= args.held_out <= 9:
+            raise CLIError(f"--held-out expects a class from 0 to 9, got {args.held_out}")
+        X_train, X_test, y_train, y_test, image_shape = _load_data(
+            args.dataset, args.seed, args.test_size, args.download)
+        description = (f"{args.dataset}: fit on the training rows of every class but "
+                       f"{args.held_out}; score the test rows ({args.held_out} = outlier)")
+        return (X_train[y_train != args.held_out], X_test,
+                (y_test == args.held_out).astype(np.int64), image_shape, description)
+    X_fit = _read_array(args.fit, "--fit")
+    X_score = X_fit if args.score is None else _read_array(args.score, "--score")
+    is_outlier = None
+    if args.labels is not None:
+        is_outlier = _read_array(args.labels, "--labels").ravel()
+        if is_outlier.shape != (len(X_score),) or not np.isin(is_outlier, (0, 1)).all():
+            raise CLIError(f"--labels expects {len(X_score)} values, 1 for an outlier and 0 "
+                           f"for an inlier, got {is_outlier.size} values "
+                           f"{np.unique(is_outlier)[:5].tolist()}")
+        is_outlier = is_outlier.astype(np.int64)
+    image_shape = tuple(X_fit.shape[1:]) if X_fit.ndim == 4 else None
+    description = f"fit on {args.fit}; score {args.score or args.fit}"
+    return X_fit, X_score, is_outlier, image_shape, description
+
+
+def cmd_detect(args):
+    """Fit a model on normal rows, score others, threshold, write scores and curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from npae import plot
+
+    overrides = _parse_overrides(args.set)
+    overrides["contamination"] = args.contamination
+    if args.epochs is not None and args.model != "pca":
+        overrides["epochs"] = args.epochs
+    X_fit, X_score, is_outlier, image_shape, description = _detect_data(args)
+    if args.model in IMAGE_MODELS and X_fit.ndim == 2:
+        if image_shape is None:
+            raise CLIError(f"{args.model} takes images: give --fit and --score as .npy "
+                           "arrays of shape (N, C, H, W)")
+        X_fit, X_score = (X.reshape((-1, *image_shape)) for X in (X_fit, X_score))
+    model = make_model(args.model, args.code_size, args.seed, overrides)
+    print(f"npae detect {args.model}: {description}")
+    model.fit(X_fit)
+    scores = model.score_samples(X_score)
+    decision = scores - model.offset_
+    flagged = decision < 0
+    out = _out_dir(args.out)
+    columns = [scores, decision, np.where(flagged, -1, 1)]
+    names = ["score", "decision", "prediction"]
+    if is_outlier is not None:
+        columns.append(is_outlier)
+        names.append("is_outlier")
+    table = np.column_stack(columns)
+    if args.format == "npy":
+        scores_path = os.path.join(out, "scores.npy")
+        np.save(scores_path, table)
+    else:
+        scores_path = os.path.join(out, "scores.csv")
+        np.savetxt(scores_path, table, delimiter=",", header=",".join(names), comments="",
+                   fmt=["%.10g", "%.10g", "%d"] + ["%d"] * (len(names) - 3))
+    summary = {"model": args.model, "description": description,
+               "contamination": args.contamination, "threshold": model.offset_,
+               "rule": "outlier when score < threshold (score: higher is more normal)",
+               "columns": names, "n_fit": len(X_fit), "n_scored": len(X_score),
+               "n_flagged": int(flagged.sum()), "scores": os.path.basename(scores_path)}
+    print(f"threshold on the score (offset_) {model.offset_:.6g} from contamination "
+          f"{args.contamination!r}: {int(flagged.sum())} of {len(X_score)} rows flagged")
+    if is_outlier is not None and 0 < is_outlier.sum() < len(is_outlier):
+        outliers = is_outlier == 1
+        summary.update(
+            roc_auc=float(roc_auc_score(is_outlier, -scores)),
+            average_precision=float(average_precision_score(is_outlier, -scores)),
+            true_positive_rate=float(flagged[outliers].mean()),
+            false_positive_rate=float(flagged[~outliers].mean()),
+            figure="roc.png")
+        plot.plot_roc_and_precision_recall(is_outlier, {args.model: scores},
+                                           {args.model: model.offset_}).savefig(
+            os.path.join(out, "roc.png"), dpi=110)
+        print(f"ROC AUC {summary['roc_auc']:.3f}, average precision "
+              f"{summary['average_precision']:.3f}; at the threshold: "
+              f"{summary['true_positive_rate']:.1%} of outliers and "
+              f"{summary['false_positive_rate']:.1%} of inliers flagged")
+    with open(os.path.join(out, "summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    print(f"wrote {summary['scores']}{', roc.png' if 'figure' in summary else ''} and "
+          f"summary.json to {out}")
+    return 0
+
+
+def _contamination(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a fraction in (0, 0.5], got {text!r}") from None
+    if not 0 < value <= 0.5:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a fraction in (0, 0.5], got {value}")
+    return value
+
+
 # -- npae gradcheck ----------------------------------------------------------------
 
 def cmd_gradcheck(args):
@@ -431,6 +552,33 @@ def build_parser():
     p.add_argument("--size", type=_positive_int, default=None,
                    help="unet: image size of the shapes set (32)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("detect", help="anomaly scores: fit on normal rows, score others",
+                       description="Fit a model on normal rows and score other rows by "
+                                   "reconstruction (higher is more normal); threshold the "
+                                   "scores by --contamination. Without --fit: the digits with "
+                                   "one class (--held-out) left out of training, scored as "
+                                   "outliers. Writes scores.csv (or .npy; columns score, "
+                                   "decision, prediction [, is_outlier]), summary.json with "
+                                   "the threshold and, when labels are known, roc.png.")
+    p.add_argument("model", choices=[m for m in MODELS if m != "unet"], help="which model")
+    common(p, os.path.join("npae-out", "detect"))
+    p.add_argument("--fit", default=None, metavar="FILE",
+                   help="rows to fit on (.npy or .csv; .npy of shape (N, C, H, W) for conv)")
+    p.add_argument("--score", default=None, metavar="FILE",
+                   help="rows to score (.npy or .csv; default: the --fit rows)")
+    p.add_argument("--labels", default=None, metavar="FILE",
+                   help="1 (outlier) or 0 (inlier) per scored row: adds ROC AUC and roc.png")
+    p.add_argument("--held-out", type=int, default=4, metavar="CLASS",
+                   help="without --fit: the digit class treated as the anomaly (4)")
+    p.add_argument("--contamination", type=_contamination, default="auto",
+                   help="fraction of the fitted rows to flag, in (0, 0.5], or auto (0.05)")
+    p.add_argument("--code-size", type=_positive_int, default=8,
+                   help="code size (n_components for pca, latent_dim for vae; 8)")
+    p.add_argument("--epochs", type=_positive_int, default=None)
+    p.add_argument("--format", choices=("csv", "npy"), default="csv",
+                   help="file format of the scores (csv)")
+    p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser("gradcheck", help="gradient-check table of every layer and loss",
                        description="Central-difference gradient checks in float64.")

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from npae._validation import check_array, check_choice
+from npae.anomaly import ReconstructionOutlierMixin, check_contamination
 from npae.io import SaveLoadMixin
 
 SOLVERS = ("auto", "svd", "covariance_eigh")
@@ -126,7 +127,8 @@ def discarded_variance(explained_variance, n_components):
     return float(explained_variance[n_components:].sum())
 
 
-class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixin,
+          TransformerMixin, BaseEstimator):
     """Principal component analysis: ``z = (x - mean) V_k``, ``x_hat = z V_k^T + mean``.
 
     Closed form: the rows of ``components_`` are the top-k eigenvectors of
@@ -144,6 +146,11 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     solver : {"auto", "svd", "covariance_eigh"}, default="auto"
         "auto" picks "covariance_eigh" when n_features <= 1000 and
         n_samples >= 10 * n_features (scikit-learn's rule), else "svd".
+    contamination : "auto" or float in (0, 0.5], default="auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' reconstruction errors (see ``npae.anomaly``): PCA is an
+        anomaly detector through ``score_samples``, ``decision_function``
+        and ``predict``, like every npae autoencoder.
 
     Shape
     -----
@@ -172,6 +179,8 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     n_components_ : int
     n_features_in_ : int
     n_samples_ : int
+    offset_ : float
+        ``decision_function = score_samples - offset_``.
 
     Notes
     -----
@@ -199,9 +208,10 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     True
     """
 
-    def __init__(self, n_components=None, solver="auto"):
+    def __init__(self, n_components=None, solver="auto", contamination="auto"):
         self.n_components = n_components
         self.solver = solver
+        self.contamination = contamination
 
     def _check_n_components(self, n_samples, n_features):
         limit = min(n_samples, n_features)
@@ -225,6 +235,7 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self : PCA
         """
         check_choice(self.solver, "solver", "PCA", SOLVERS)
+        check_contamination(self.contamination, "PCA")
         X = _check_2d(X)
         n_samples, n_features = X.shape
         if n_samples < 2:
@@ -260,7 +271,13 @@ class PCA(SaveLoadMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         n_discarded = min(n_samples, n_features) - k
         self.discarded_variance_ = discarded_variance(variances, k)
         self.noise_variance_ = self.discarded_variance_ / n_discarded if n_discarded else 0.0
+        self._set_offset(X)
         return self
+
+    def _validate(self, X):
+        """Check that PCA is fitted and ``X`` has its features; the array in its dtype."""
+        check_is_fitted(self)
+        return _check_2d(X, self.components_.dtype, self.n_features_in_)
 
     def transform(self, X):
         """Project onto the principal axes: ``Z = (X - mean_) @ components_.T``.

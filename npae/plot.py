@@ -1,4 +1,4 @@
-"""Matplotlib figures: reconstructions, codes, losses, error against code size.
+"""Matplotlib figures: reconstructions, codes, losses, error against code size, ROC curves.
 
 Every function returns the ``matplotlib.figure.Figure`` it drew (and takes
 an optional ``ax`` where one panel suffices), so notebooks show it and the
@@ -278,5 +278,56 @@ def plot_segmentation(images, masks, predictions, n=8, cmap="gray", label_cmap="
             ax.set_xticks([])
             ax.set_yticks([])
         axes[r, 0].set_ylabel(("image", "true", "predicted")[r])
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc_and_precision_recall(is_outlier, scores, thresholds=None):
+    """ROC (left) and precision-recall (right) curves of anomaly detectors.
+
+    Parameters
+    ----------
+    is_outlier : array of shape (n,)
+        1 (or True) for an outlier, 0 for an inlier.
+    scores : dict name -> array of shape (n,)
+        ``score_samples`` of each detector: higher is more normal, so the
+        curves rank rows by ``-score``.
+    thresholds : dict name -> float, optional
+        A detector's threshold on its score (``offset_``): its operating
+        point (rows with ``score < threshold`` flagged) is marked on both
+        curves.
+    """
+    from sklearn.metrics import (
+        average_precision_score,
+        precision_recall_curve,
+        roc_auc_score,
+        roc_curve,
+    )
+
+    plt = _pyplot()
+    is_outlier = np.asarray(is_outlier).astype(bool)
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for name, score in scores.items():
+        anomaly = -np.asarray(score, dtype=np.float64)
+        fpr, tpr, _ = roc_curve(is_outlier, anomaly)
+        precision, recall, _ = precision_recall_curve(is_outlier, anomaly)
+        auc = roc_auc_score(is_outlier, anomaly)
+        ap = average_precision_score(is_outlier, anomaly)
+        line, = roc.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+        pr.plot(recall, precision, color=line.get_color(), label=f"{name} (AP {ap:.3f})")
+        if thresholds and name in thresholds:
+            flagged = np.asarray(score) < thresholds[name]
+            tp = np.sum(flagged & is_outlier)
+            roc.plot(np.sum(flagged & ~is_outlier) / max(1, np.sum(~is_outlier)),
+                     tp / max(1, np.sum(is_outlier)), "o", color=line.get_color())
+            pr.plot(tp / max(1, np.sum(is_outlier)), tp / max(1, np.sum(flagged)), "o",
+                    color=line.get_color())
+    roc.plot([0, 1], [0, 1], ":", color="grey")
+    roc.set(xlabel="false positive rate (inliers flagged)",
+            ylabel="true positive rate (outliers flagged)", title="ROC")
+    pr.axhline(is_outlier.mean(), ls=":", color="grey")
+    pr.set(xlabel="recall", ylabel="precision", title="precision-recall", ylim=(0, 1.02))
+    roc.legend(fontsize=8, loc="lower right")
+    pr.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ def run(*args, cwd=None, env=None):
 def test_help_lists_every_command():
     result = run("--help")
     assert result.returncode == 0
-    for command in ("compare", "train", "gradcheck"):
+    for command in ("compare", "train", "gradcheck", "detect"):
         assert command in result.stdout
 
 
@@ -230,3 +230,68 @@ def test_a_diverging_train_run_prints_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "training diverged" in result.stderr
     assert not (tmp_path / "autoencoder.npz").exists()
+
+
+# -- npae detect -------------------------------------------------------------------------
+
+def test_detect_on_digits_with_a_held_out_class(tmp_path):
+    out = tmp_path / "detect"
+    result = run("detect", "pca", "--held-out", "4", "--contamination", "0.1", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    table = np.loadtxt(out / "scores.csv", delimiter=",", skiprows=1)
+    assert (out / "scores.csv").read_text().startswith("score,decision,prediction,is_outlier\n")
+    score, decision, prediction, is_outlier = table.T
+    # the same model in this process: the scores, threshold and labels agree
+    X, y, _ = npae.datasets.load_digits()
+    X_train, X_test, y_train, y_test = npae.datasets.train_test_split(X, y, test_size=0.2,
+                                                                      random_state=0)
+    pca = npae.PCA(8, contamination=0.1).fit(X_train[y_train != 4])
+    np.testing.assert_allclose(score, pca.score_samples(X_test), rtol=1e-8)
+    assert summary["threshold"] == pytest.approx(pca.offset_, rel=1e-12)
+    np.testing.assert_array_equal(prediction, pca.predict(X_test))
+    np.testing.assert_array_equal(is_outlier, y_test == 4)
+    np.testing.assert_allclose(decision, score - summary["threshold"], rtol=1e-8, atol=1e-12)
+    assert summary["n_flagged"] == np.sum(prediction == -1)
+    assert summary["roc_auc"] > 0.9
+    assert (out / "roc.png").stat().st_size > 1000
+    assert "ROC AUC" in result.stdout and "threshold" in result.stdout
+
+
+def test_detect_fits_and_scores_files_and_writes_npy(tmp_path):
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=(200, 5)) @ np.diag([3, 2, 1, 0.1, 0.1])
+    unusual = rng.normal(size=(20, 5)) * 3
+    np.save(tmp_path / "fit.npy", normal)
+    np.savetxt(tmp_path / "score.csv", np.vstack([normal[:50], unusual]), delimiter=",")
+    np.savetxt(tmp_path / "labels.csv", np.r_[np.zeros(50), np.ones(20)])
+    out = tmp_path / "out"
+    result = run("detect", "linear", "--fit", str(tmp_path / "fit.npy"), "--score",
+                 str(tmp_path / "score.csv"), "--labels", str(tmp_path / "labels.csv"),
+                 "--code-size", "3", "--epochs", "50", "--format", "npy", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = np.load(out / "scores.npy")
+    assert table.shape == (70, 4)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["roc_auc"] > 0.95 and summary["n_fit"] == 200
+    assert (out / "roc.png").exists()
+    unlabelled = run("detect", "pca", "--fit", str(tmp_path / "fit.npy"), "--code-size", "3",
+                     "--out", str(tmp_path / "plain"))
+    assert unlabelled.returncode == 0, unlabelled.stderr
+    assert not (tmp_path / "plain" / "roc.png").exists()
+    assert np.loadtxt(tmp_path / "plain" / "scores.csv", delimiter=",",
+                      skiprows=1).shape == (200, 3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("detect", "pca", "--contamination", "0.7"), "expected 'auto' or a fraction in (0, 0.5]"),
+    (("detect", "pca", "--score", "x.npy"), "--score and --labels need --fit"),
+    (("detect", "pca", "--fit", "rows.txt"), "--fit expects a .npy or .csv file"),
+    (("detect", "pca", "--held-out", "12"), "--held-out expects a class from 0 to 9"),
+    (("detect", "unet"), "invalid choice"),
+])
+def test_detect_bad_options_give_one_line_errors(args, message, tmp_path):
+    result = run(*args, "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -256,7 +256,8 @@ def test_works_in_model_selection(rng):
     X = structured(rng, 120, 10)
     search = GridSearchCV(PCA(), {"n_components": [1, 3, 6]}, cv=3).fit(X)
     assert search.best_params_ == {"n_components": 6}
-    assert clone(PCA(3, solver="svd")).get_params() == {"n_components": 3, "solver": "svd"}
+    assert clone(PCA(3, solver="svd")).get_params() == {"n_components": 3, "solver": "svd",
+                                                        "contamination": "auto"}
     assert list(PCA(2).fit(X).get_feature_names_out()) == ["pca0", "pca1"]
 
 

@@ -36,12 +36,16 @@ class Crop2D(Layer):
 
     ``y = x[:, :, top:top + h, left:left + w]`` with ``top = (H - h) // 2`` and
     ``left = (W - w) // 2``: when ``H - h`` (or ``W - w``) is odd, the extra
-    row (column) comes off the bottom (right).
+    row (column) comes off the bottom (right). ``offset=(top, left)`` places
+    the window explicitly instead (a decoder undoing padding that an encoder
+    added at the top and left).
 
     Parameters
     ----------
     target_size : int or (int, int)
         Output height and width (one int for a square).
+    offset : (int, int) or None, default None
+        Top-left corner of the window; None centres it.
     dtype, rng : see ``Layer``.
 
     Shape
@@ -66,9 +70,10 @@ class Crop2D(Layer):
 
     trainable = False
 
-    def __init__(self, target_size, dtype="float64", rng=None):
+    def __init__(self, target_size, offset=None, dtype="float64", rng=None):
         super().__init__(dtype=dtype, rng=rng)
         self.target_size = as_pair(target_size, "target_size", self.name)
+        self.offset = None if offset is None else as_pair(offset, "offset", self.name, minimum=0)
 
     @classmethod
     def to_match(cls, ref):
@@ -79,24 +84,33 @@ class Crop2D(Layer):
         return cls(tuple(ref.shape[2:]), dtype=ref.dtype)
 
     def _check_fits(self, hw):
-        if any(size < target for size, target in zip(hw, self.target_size)):
+        corner = self.offset or (0, 0)
+        if any(size < start + target for size, start, target in zip(hw, corner, self.target_size)):
+            at = "" if self.offset is None else f" at offset {self.offset}"
             raise ValueError(
                 f"{self.name}: cannot crop spatial size {tuple(hw)} to the larger "
-                f"target_size {self.target_size}"
+                f"target_size {self.target_size}{at}"
             )
+
+    def _crop(self, x):
+        """The window of ``x`` this layer keeps (a view)."""
+        if self.offset is None:
+            return center_crop(x, *self.target_size)
+        (top, left), (h, w) = self.offset, self.target_size
+        return x[..., top:top + h, left:left + w]
 
     def forward(self, x, training=True):
         x = check_images(self, x)
         self._check_fits(x.shape[2:])
         if training:
             self._cache = x.shape
-        return np.ascontiguousarray(center_crop(x, *self.target_size))
+        return np.ascontiguousarray(self._crop(x))
 
     def backward(self, grad_out):
         x_shape = self._saved()
         self._check_grad(grad_out, x_shape[:2] + self.target_size)
         dx = np.zeros(x_shape, dtype=self.dtype)
-        center_crop(dx, *self.target_size)[...] = grad_out
+        self._crop(dx)[...] = grad_out
         return dx
 
     def output_shape(self, input_shape):
@@ -105,7 +119,8 @@ class Crop2D(Layer):
         return (c, *self.target_size)
 
     def get_config(self):
-        return {"target_size": list(self.target_size), **super().get_config()}
+        offset = None if self.offset is None else list(self.offset)
+        return {"target_size": list(self.target_size), "offset": offset, **super().get_config()}
 
 
 class Concat:

@@ -7,6 +7,15 @@ from npae.models.base import BaseAutoencoder
 from npae.network import mlp
 
 
+def check_bce_output(loss, output_activation, owner):
+    """``loss="bce"`` is the cross-entropy of a sigmoid output, computed from its logits."""
+    if loss == "bce" and output_activation != "sigmoid":
+        raise ValueError(
+            f"{owner}: loss='bce' is computed from the logits of a sigmoid output and needs "
+            f"output_activation='sigmoid', got {output_activation!r}"
+        )
+
+
 class Autoencoder(BaseAutoencoder):
     """Undercomplete autoencoder: ``x -> f(x) = z -> g(z) = x_hat``.
 
@@ -30,8 +39,20 @@ class Autoencoder(BaseAutoencoder):
     output_activation : str, default "identity"
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+        "bce" (data in [0, 1]) needs ``output_activation="sigmoid"`` and is
+        computed from the logits, the sigmoid's input
+        (``losses.binary_cross_entropy_with_logits``), so it never saturates.
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 100
     batch_size : int, default 64
     weight_decay : float, default 0.0
@@ -42,6 +63,12 @@ class Autoencoder(BaseAutoencoder):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int, default 10
+    tol : float, default 1e-4
+    n_iter_no_change : int or None, default None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn's MLP, keeping the last weights; a ``ConvergenceWarning``
+        when ``epochs`` run out first. None trains all ``epochs``.
     dtype : {None, "float32", "float64"}, default None
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -71,14 +98,17 @@ class Autoencoder(BaseAutoencoder):
 
     def __init__(self, hidden_sizes=(64,), code_size=8, activation="relu",
                  code_activation="identity", output_activation="identity", loss="mse",
-                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
+                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.hidden_sizes = hidden_sizes
         self.code_size = code_size
         self.activation = activation
@@ -95,6 +125,7 @@ class Autoencoder(BaseAutoencoder):
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
+        check_bce_output(self.loss, self.output_activation, owner)
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape

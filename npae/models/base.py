@@ -24,13 +24,16 @@ scikit-learn conventions hold: ``__init__`` only stores hyperparameters,
 from abc import ABCMeta, abstractmethod
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from npae import losses
 from npae._validation import check_array, check_choice, check_float_dtype, check_int, check_number
+from npae.anomaly import ReconstructionOutlierMixin, check_contamination
 from npae.checkpoint import Checkpointing
+from npae.convergence import ConvergenceStop, warn_not_converged
 from npae.io import SaveLoadMixin
+from npae.layers.activations import Sigmoid
 from npae.network import Sequential
 from npae.optim import OPTIMIZERS, make_optimizer
 from npae.train import History, Trainer
@@ -48,6 +51,11 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
     ----------
     optimizer : {"adam", "sgd"}
     learning_rate : float > 0
+    momentum : float in [0, 1)
+        Velocity kept from step to step, ``optimizer="sgd"`` only (see
+        ``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool
+        Nesterov's momentum (needs ``momentum > 0``), ``optimizer="sgd"`` only.
     batch_size : int >= 1
     weight_decay : float >= 0
         L2 penalty on all parameters, applied by the optimizer.
@@ -57,6 +65,15 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int >= 1
+    tol : float >= 0
+        With ``n_iter_no_change``: the improvement of the monitored loss
+        that counts (absolute, as in scikit-learn's MLP).
+    n_iter_no_change : int >= 1 or None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than this many epochs, keeping the last
+        weights; a ``sklearn.exceptions.ConvergenceWarning`` when ``epochs``
+        run out first. None (the default): train all ``epochs``. See
+        ``npae.convergence``.
     dtype : {None, "float32", "float64"}
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -79,14 +96,19 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def __init__(self, *, optimizer, learning_rate, batch_size, weight_decay,
-                 validation_fraction, early_stopping, patience, dtype, verbose, random_state):
+                 validation_fraction, early_stopping, patience, dtype, verbose, random_state,
+                 momentum=0.0, nesterov=False, tol=1e-4, n_iter_no_change=None):
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
         self.batch_size = batch_size
         self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.patience = patience
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
         self.verbose = verbose
         self.random_state = random_state
@@ -120,11 +142,19 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         owner = type(self).__name__
         check_number(self.learning_rate, "learning_rate", owner, low=0, low_open=True)
         check_choice(self.optimizer, "optimizer", owner, tuple(OPTIMIZERS))
+        check_number(self.momentum, "momentum", owner, low=0, high=1, high_open=True)
+        if not isinstance(self.nesterov, (bool, np.bool_)):
+            raise TypeError(f"{owner}: nesterov must be a bool, got {self.nesterov!r}")
+        if self.nesterov and self.momentum == 0:
+            raise ValueError(f"{owner}: nesterov=True needs momentum > 0, got momentum=0")
         check_int(self.epochs, "epochs", owner, minimum=0)
         check_int(self.batch_size, "batch_size", owner)
         check_number(self.weight_decay, "weight_decay", owner, low=0)
         check_number(self.validation_fraction, "validation_fraction", owner, low=0, high=0.9)
         check_int(self.patience, "patience", owner)
+        check_number(self.tol, "tol", owner, low=0)
+        if self.n_iter_no_change is not None:
+            check_int(self.n_iter_no_change, "n_iter_no_change", owner)
         check_int(self.verbose, "verbose", owner, minimum=0)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"{owner}: early_stopping must be a bool, got {self.early_stopping!r}")
@@ -203,8 +233,11 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         self._rng = as_generator(self.random_state)
 
     def _make_optimizer(self, network):
+        extra = {}
+        if self.optimizer == "sgd":
+            extra = {"momentum": self.momentum, "nesterov": self.nesterov}
         return make_optimizer(self.optimizer, network.params(), network.grads(),
-                              lr=self.learning_rate, weight_decay=self.weight_decay)
+                              lr=self.learning_rate, weight_decay=self.weight_decay, **extra)
 
     def _train(self, network, step, evaluate, X, Y=None, epochs=None, callbacks=(),
                description=None):
@@ -235,9 +268,14 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             saved = checkpointing.begin_call(self._rng, X, Y, epochs)
             if saved is not None and "history" in saved:
                 self.history_ = History(saved["history"])
+                self.n_iter_ = len(self.history_["loss"])
                 checkpointing.skip_call(saved)
                 return self.history_
             callbacks = [*callbacks, checkpointing.writer()]
+        convergence = None
+        if self.n_iter_no_change is not None:
+            convergence = ConvergenceStop(self.tol, self.n_iter_no_change)
+            callbacks = [convergence, *callbacks]  # first: a checkpoint records its stop
         Y = X if Y is None else Y
         validation = None
         if self.validation_fraction > 0 and X.shape[0] >= 2:
@@ -258,6 +296,10 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         history = trainer.fit(X, Y, validation_data=validation)
         if checkpointing is not None:
             checkpointing.end_call(history)
+        self.n_iter_ = len(history["loss"])  # epochs trained, in this call
+        if convergence is not None and not trainer.stop_training:
+            owner = type(self).__name__ + (f" ({description})" if description else "")
+            warn_not_converged(owner, epochs, self.tol, self.n_iter_no_change)
         return history
 
     def __sklearn_tags__(self):
@@ -273,7 +315,8 @@ def _largest_int(value):
     return max(ints) if ints and len(ints) == len(values) else None
 
 
-class BaseAutoencoder(TransformerMixin, TrainedEstimator):
+class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      TrainedEstimator):
     """The autoencoder interface on the trained base; see the module docstring. Not used directly.
 
     Subclasses define ``__init__`` with their hyperparameters (including
@@ -286,6 +329,16 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
     def _build(self, input_shape, rng):
         """Return ``(encoder, decoder)`` Sequentials for per-example ``input_shape``."""
 
+    def _check_hyperparameters(self):
+        super()._check_hyperparameters()
+        check_contamination(self.contamination, type(self).__name__)
+
+    @property
+    def _n_features_out(self):
+        """Code units ``transform`` returns; ``get_feature_names_out`` names them
+        ``<classname>0``, ``<classname>1``, ... (scikit-learn's convention)."""
+        return int(np.prod(self.code_shape_))
+
     def _corrupt(self, xb):
         """The input the encoder sees for target ``xb`` (denoising overrides)."""
         return xb
@@ -294,8 +347,29 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         """``(value, d value / d code)`` added to the loss; ``(0.0, None)`` if none."""
         return 0.0, None
 
-    def _reconstruction_loss(self, output, target):
-        return losses.get_loss(self.loss)(output, target)
+    def _reconstruction_loss(self, network, x, target, training=True):
+        """``(loss, dL/dx)`` of ``network(x)`` against ``target``; dL/dx is None unless training.
+
+        Training runs the backward pass through ``network`` (its parameters'
+        gradients are added). ``loss="mse"``: the mean squared error of the
+        output. ``loss="bce"``: the network ends in a ``Sigmoid``, and the
+        cross-entropy is computed from that Sigmoid's input, the logits
+        (``losses.binary_cross_entropy_with_logits``): stable for any logit,
+        with the gradient ``(sigmoid(l) - x) / n``. Through the Sigmoid, the
+        clipped BCE of the probabilities has a zero gradient where the
+        output is confidently wrong, and such an output never recovers.
+        """
+        if self.loss == "bce":
+            if not isinstance(network.layers[-1], Sigmoid):
+                raise ValueError(
+                    f"{type(self).__name__}: loss='bce' is the cross-entropy of a sigmoid output "
+                    f"and needs a network ending in Sigmoid, got {network.layers[-1].name}"
+                )
+            network, loss = Sequential(network.layers[:-1]), losses.binary_cross_entropy_with_logits
+        else:
+            loss = losses.get_loss(self.loss)
+        value, grad_output = loss(network.forward(x, training=training), target)
+        return value, network.backward(grad_output) if training else None
 
     def _step(self, xb, yb):
         """One training step on a batch: forward, loss, backward; returns the loss.
@@ -303,9 +377,7 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         Gradients are added into the networks' ``grads`` (already zeroed).
         """
         code = self.encoder_.forward(self._corrupt(xb))
-        output = self.decoder_.forward(code)
-        loss, grad_output = self._reconstruction_loss(output, yb)
-        grad_code = self.decoder_.backward(grad_output)
+        loss, grad_code = self._reconstruction_loss(self.decoder_, code, yb)
         penalty, grad_penalty = self._code_penalty(code)
         if grad_penalty is not None:
             grad_code = grad_code + grad_penalty
@@ -315,7 +387,7 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
     def _evaluate(self, X, Y):
         """The training objective on (X, Y) without updating anything."""
         code = self.encoder_.forward(X, training=False)
-        loss, _ = self._reconstruction_loss(self.decoder_.forward(code, training=False), Y)
+        loss, _ = self._reconstruction_loss(self.decoder_, code, Y, training=False)
         return loss + self._code_penalty(code)[0]
 
     def _set_networks(self, rng):
@@ -350,7 +422,8 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
         """
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
-        self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
+        with self._setting_offset(X):
+            self._train(self.network_, self._step, self._evaluate, X, callbacks=callbacks or ())
         self._checkpointing = None  # done: let go of its records and weights
         return self
 
@@ -369,8 +442,9 @@ class BaseAutoencoder(TransformerMixin, TrainedEstimator):
 
     def reconstruct(self, X):
         """``g(f(x))`` for each row of ``X``."""
-        Z = self.transform(X)
-        return self.decoder_.forward(Z, training=False)
+        # The encoder, not transform: scikit-learn's set_output may wrap transform's output.
+        X = self._validate(X)
+        return self.decoder_.forward(self.encoder_.forward(X, training=False), training=False)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better)."""

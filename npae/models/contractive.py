@@ -48,7 +48,9 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         involves f' and f'' (ReLU's f' is a step, so only its W term acts).
     code_activation : str, default "sigmoid"
     output_activation : str, default "sigmoid"
-    loss, optimizer, learning_rate, epochs, batch_size, weight_decay, validation_fraction
+    loss, contamination, optimizer, learning_rate, momentum, nesterov, epochs,
+    batch_size, weight_decay, validation_fraction, early_stopping, patience,
+    tol, n_iter_no_change, dtype, verbose, random_state
         As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2).
     early_stopping, patience, dtype, verbose, random_state
         As in ``npae.Autoencoder``.
@@ -69,16 +71,19 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(), code_size=32, lam=0.01, activation="sigmoid",
                  code_activation="sigmoid", output_activation="sigmoid", loss="mse",
-                 optimizer="adam", learning_rate=1e-2, epochs=100, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 contamination="auto", optimizer="adam", learning_rate=1e-2, momentum=0.0,
+                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-            batch_size=batch_size, weight_decay=weight_decay,
-            validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
+            momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, tol=tol,
+            n_iter_no_change=n_iter_no_change, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.lam = lam
 
     def _check_hyperparameters(self):

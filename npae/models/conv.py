@@ -11,6 +11,7 @@ from npae.layers.pool import MaxPool2D
 from npae.layers.shape import Flatten, Reshape
 from npae.layers.upsample import Upsample2D
 from npae.losses import LOSSES
+from npae.models.autoencoder import check_bce_output
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential, mlp
 
@@ -106,10 +107,13 @@ class ConvAutoencoder(BaseAutoencoder):
 
     Sizes that 2 does not divide: each pooling runs in ceil mode, ``ceil(H /
     2)`` (an odd size is padded with one ``-inf`` row or column on each
-    side, so every window still holds a real pixel), and the decoder center
-    crops (``Crop2D``) each up-sampled map back to the size the encoder had
-    at that stage. So any ``H, W`` works: 28 x 28 gives 14 x 14 and 7 x 7;
-    a third stage gives 4 x 4, up-sampled to 8 x 8 and cropped to 7 x 7.
+    side; the 2x2 windows start in the top padding, so the first window
+    pools the padding and row 0, and the bottom padding is never reached),
+    and the decoder crops (``Crop2D``) each up-sampled map back to the size
+    the encoder had at that stage by removing the top row (left column),
+    where the padding was: content stays in place. So any ``H, W`` works:
+    28 x 28 gives 14 x 14 and 7 x 7; a third stage gives 4 x 4, up-sampled
+    to 8 x 8 and cropped to rows and columns 1 to 7.
 
     Parameters
     ----------
@@ -130,8 +134,19 @@ class ConvAutoencoder(BaseAutoencoder):
     output_activation : str, default "sigmoid"
         Activation of the reconstruction; "sigmoid" suits images in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+        "bce" (images in [0, 1]) needs ``output_activation="sigmoid"`` and is
+        computed from the logits, the sigmoid's input, so it never saturates.
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 30
     batch_size : int, default 64
     weight_decay : float, default 0.0
@@ -142,6 +157,12 @@ class ConvAutoencoder(BaseAutoencoder):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int, default 10
+    tol : float, default 1e-4
+    n_iter_no_change : int or None, default None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn's MLP, keeping the last weights; a ``ConvergenceWarning``
+        when ``epochs`` run out first. None trains all ``epochs``.
     dtype : {None, "float32", "float64"}, default None
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -183,14 +204,17 @@ class ConvAutoencoder(BaseAutoencoder):
 
     def __init__(self, channels=(16, 32), code_size=16, kernel_size=3, decoder="upsample",
                  activation="relu", code_activation="identity", output_activation="sigmoid",
-                 loss="mse", optimizer="adam", learning_rate=1e-3, epochs=30, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-3,
+                 momentum=0.0, nesterov=False, epochs=30, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.channels = channels
         self.code_size = code_size
         self.kernel_size = kernel_size
@@ -211,6 +235,7 @@ class ConvAutoencoder(BaseAutoencoder):
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
+        check_bce_output(self.loss, self.output_activation, owner)
 
     def _validate(self, X, reset=False):
         check_image_ndim(X, type(self).__name__)
@@ -237,8 +262,11 @@ class ConvAutoencoder(BaseAutoencoder):
                 layers = [Upsample2D(2, dtype=dtype)]
             else:
                 layers = [ConvTranspose2D(c, c, kernel_size=2, stride=2, dtype=dtype, rng=rng)]
-            if (2 * hw[0], 2 * hw[1]) != size:
-                layers.append(Crop2D(size, dtype=dtype))
+            extra = (2 * hw[0] - size[0], 2 * hw[1] - size[1])
+            if extra != (0, 0):
+                # The pooling's padding that a window used is the top row (left column):
+                # cropping it there keeps every pixel where the encoder saw it.
+                layers.append(Crop2D(size, offset=extra, dtype=dtype))
             out_act = self.output_activation if last else act
             layers.append(Conv2D(c, c_out, init=init_for(out_act), **conv))
             if out_act not in ("identity", "linear"):

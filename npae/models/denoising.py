@@ -30,12 +30,12 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         setting each entry to 0 or 1 with probability ``noise_level``.
     noise_level : float, default 0.3
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
-    activation, code_activation, output_activation, loss, optimizer, learning_rate
-        As in ``npae.Autoencoder``.
-    epochs, batch_size, weight_decay, validation_fraction, early_stopping, patience
-        As in ``npae.Autoencoder``. The validation loss is measured on clean input.
-    dtype, verbose, random_state
-        As in ``npae.Autoencoder``. ``random_state`` also seeds the noise.
+    activation, code_activation, output_activation, loss, contamination,
+    optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state
+        As in ``npae.Autoencoder``. The validation loss is measured on clean input;
+        ``random_state`` also seeds the noise.
 
     Attributes
     ----------
@@ -61,16 +61,19 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(64,), code_size=16, noise="masking", noise_level=0.3,
                  activation="relu", code_activation="identity", output_activation="identity",
-                 loss="mse", optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-3,
+                 momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-            batch_size=batch_size, weight_decay=weight_decay,
-            validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
+            momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, tol=tol,
+            n_iter_no_change=n_iter_no_change, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.noise = noise
         self.noise_level = noise_level
 

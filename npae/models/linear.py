@@ -7,7 +7,6 @@ from sklearn.utils.validation import check_is_fitted
 from npae._validation import check_choice, check_int
 from npae.decomposition import PCA
 from npae.layers.dense import Dense
-from npae.losses import mean_squared_error
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential
 
@@ -32,7 +31,11 @@ class LinearAutoencoder(BaseAutoencoder):
         "closed_form" sets the weights from PCA (``W_e = V_k``,
         ``W_d = V_k^T``, ``b_e = -mean V_k``, ``b_d = mean``); "gd" trains the
         two layers by minibatch gradient descent on the mean squared error.
-    optimizer, learning_rate, epochs, batch_size, weight_decay, validation_fraction
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict`` (see ``npae.anomaly``).
+    optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state :
         Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
     early_stopping, patience, dtype, verbose, random_state
         Likewise.
@@ -41,8 +44,10 @@ class LinearAutoencoder(BaseAutoencoder):
     ----------
     encoder_, decoder_, network_, history_ : as for every npae autoencoder.
     components_ : ndarray of shape (n_components, n_features)
-        An orthonormal basis of the learned subspace (the decoder's row
-        space); for "closed_form", PCA's principal axes.
+        For "closed_form", PCA's principal axes, in PCA's order and with its
+        signs (``npae.PCA(n_components).fit(X).components_``); for "gd", an
+        orthonormal basis of the learned subspace (the decoder's row space),
+        which is determined only up to a rotation.
 
     Examples
     --------
@@ -53,15 +58,21 @@ class LinearAutoencoder(BaseAutoencoder):
     True
     """
 
-    def __init__(self, n_components=2, solver="closed_form", optimizer="adam",
-                 learning_rate=3e-3, epochs=400, batch_size=32, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
-                 verbose=0, random_state=None):
+    #: The training loss of ``solver="gd"``: the squared error, PCA's problem.
+    loss = "mse"
+
+    def __init__(self, n_components=2, solver="closed_form", contamination="auto",
+                 optimizer="adam", learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=400,
+                 batch_size=32, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
+                 patience=10, tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.n_components = n_components
         self.solver = solver
         self.epochs = epochs
@@ -70,9 +81,6 @@ class LinearAutoencoder(BaseAutoencoder):
         super()._check_hyperparameters()
         check_int(self.n_components, "n_components", type(self).__name__)
         check_choice(self.solver, "solver", type(self).__name__, ("closed_form", "gd"))
-
-    def _reconstruction_loss(self, output, target):
-        return mean_squared_error(output, target)
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape
@@ -105,15 +113,18 @@ class LinearAutoencoder(BaseAutoencoder):
             encoder.params["b"][...] = -pca.mean_ @ V.T
             decoder.params["W"][...] = V
             decoder.params["b"][...] = pca.mean_
+            self.components_ = pca.components_.astype(self.dtype_)
+            self._set_offset(X)
         else:
-            try:
-                self._train(self.network_, self._step, self._evaluate, X,
-                            callbacks=callbacks or ())
-            except (FloatingPointError, KeyboardInterrupt):
-                # Training stopped with the last good weights: the model stays usable, whole.
-                self.components_ = self._subspace()
-                raise
-        self.components_ = self._subspace()
+            with self._setting_offset(X):
+                try:
+                    self._train(self.network_, self._step, self._evaluate, X,
+                                callbacks=callbacks or ())
+                except (FloatingPointError, KeyboardInterrupt):
+                    # Training stopped with the last good weights: the model stays usable, whole.
+                    self.components_ = self._subspace()
+                    raise
+            self.components_ = self._subspace()
         self._checkpointing = None  # done: let go of its records and weights
         return self
 

@@ -69,14 +69,24 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     output_activation : str, default "sigmoid"
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-2
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 100
     batch_size : int, default 64
     weight_decay : float, default 0.0
         L2 penalty on all parameters, applied by the optimizer (Ng's notes
         use one; see ``beta`` to convert its weight).
-    validation_fraction, early_stopping, patience, dtype, verbose, random_state
+    validation_fraction, early_stopping, patience, tol, n_iter_no_change, dtype,
+    verbose, random_state
         As in ``npae.Autoencoder``.
 
     Attributes
@@ -104,18 +114,21 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     (100, 1, 8, 8)
     """
 
-    def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1,
-                 lam=1e-3, activation="sigmoid", code_activation="sigmoid",
-                 output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
-                 epochs=100, batch_size=64, weight_decay=0.0, validation_fraction=0.0,
-                 early_stopping=False, patience=10, dtype=None, verbose=0, random_state=None):
+    def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1, lam=1e-3,
+                 activation="sigmoid", code_activation="sigmoid", output_activation="sigmoid",
+                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-2,
+                 momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
-            optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
-            batch_size=batch_size, weight_decay=weight_decay,
-            validation_fraction=validation_fraction, early_stopping=early_stopping,
-            patience=patience, dtype=dtype, verbose=verbose, random_state=random_state)
+            contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
+            momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
+            weight_decay=weight_decay, validation_fraction=validation_fraction,
+            early_stopping=early_stopping, patience=patience, tol=tol,
+            n_iter_no_change=n_iter_no_change, dtype=dtype, verbose=verbose,
+            random_state=random_state)
         self.penalty = penalty
         self.rho = rho
         self.beta = beta

@@ -46,11 +46,22 @@ class StackedAutoencoder(BaseAutoencoder):
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
         Reconstruction loss of every stage and of the fine-tuning.
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-2
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     batch_size : int, default 64
-    weight_decay, validation_fraction, early_stopping, patience, dtype, verbose, random_state
-        As in ``npae.Autoencoder``; they apply to every stage.
+    weight_decay, validation_fraction, early_stopping, patience, tol,
+    n_iter_no_change, dtype, verbose, random_state
+        As in ``npae.Autoencoder``; they apply to every stage (``n_iter_``
+        counts the fine-tuning epochs).
 
     Attributes
     ----------
@@ -76,14 +87,17 @@ class StackedAutoencoder(BaseAutoencoder):
 
     def __init__(self, layer_sizes=(64, 32, 8), pretrain_epochs=20, finetune_epochs=50,
                  pretrain=True, activation="sigmoid", code_activation="sigmoid",
-                 output_activation="sigmoid", loss="mse", optimizer="adam", learning_rate=1e-2,
-                 batch_size=64, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
-                 patience=10, dtype=None, verbose=0, random_state=None):
+                 output_activation="sigmoid", loss="mse", contamination="auto", optimizer="adam",
+                 learning_rate=1e-2, momentum=0.0, nesterov=False, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.layer_sizes = layer_sizes
         self.pretrain_epochs = pretrain_epochs
         self.finetune_epochs = finetune_epochs
@@ -131,12 +145,10 @@ class StackedAutoencoder(BaseAutoencoder):
     def _stage_functions(self, stage):
         """``step`` and ``evaluate`` for training one stage to reconstruct its input."""
         def step(xb, yb):
-            loss, grad_output = self._reconstruction_loss(stage.forward(xb), yb)
-            stage.backward(grad_output)
-            return loss
+            return self._reconstruction_loss(stage, xb, yb)[0]
 
         def evaluate(X, Y):
-            return self._reconstruction_loss(stage.forward(X, training=False), Y)[0]
+            return self._reconstruction_loss(stage, X, Y, training=False)[0]
 
         return step, evaluate
 
@@ -155,25 +167,26 @@ class StackedAutoencoder(BaseAutoencoder):
         """
         X = self._initialize(X, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
                              resume=resume)
-        history = {}
-        if self.pretrain:
-            codes = X
-            encoder_groups = _dense_groups(self.encoder_)
-            for i, stage in enumerate(self.stages()):
-                self.history_ = {}
-                step, evaluate = self._stage_functions(stage)
-                stage_history = self._train(stage, step, evaluate, codes,
-                                            epochs=self.pretrain_epochs,
-                                            description=f"pretrain layer {i}")
-                for key, values in stage_history.items():
-                    name = f"pretrain_{i}" if key == "loss" else f"pretrain_{i}_{key}"
-                    history[name] = list(values)
-                codes = Sequential(encoder_groups[i]).forward(codes, training=False)
-        self.history_ = {"loss": []}
-        finetune = self._train(self.network_, self._step, self._evaluate, X,
-                               epochs=self.finetune_epochs, callbacks=callbacks or (),
-                               description="fine-tune")
-        self.history_ = {**history, **{key: list(values) for key, values in finetune.items()}}
+        with self._setting_offset(X):
+            history = {}
+            if self.pretrain:
+                codes = X
+                encoder_groups = _dense_groups(self.encoder_)
+                for i, stage in enumerate(self.stages()):
+                    self.history_ = {}
+                    step, evaluate = self._stage_functions(stage)
+                    stage_history = self._train(stage, step, evaluate, codes,
+                                                epochs=self.pretrain_epochs,
+                                                description=f"pretrain layer {i}")
+                    for key, values in stage_history.items():
+                        name = f"pretrain_{i}" if key == "loss" else f"pretrain_{i}_{key}"
+                        history[name] = list(values)
+                    codes = Sequential(encoder_groups[i]).forward(codes, training=False)
+            self.history_ = {"loss": []}
+            finetune = self._train(self.network_, self._step, self._evaluate, X,
+                                   epochs=self.finetune_epochs, callbacks=callbacks or (),
+                                   description="fine-tune")
+            self.history_ = {**history, **{key: list(values) for key, values in finetune.items()}}
         self._checkpointing = None  # done: let go of its records and weights
         return self
 

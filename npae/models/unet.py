@@ -248,6 +248,11 @@ class UNet(TrainedEstimator):
         with stride 2, or a bilinear ``Upsample2D`` then a 1x1 ``Conv2D``.
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 3e-3
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 30
     batch_size : int, default 16
     weight_decay : float, default 0.0
@@ -258,6 +263,12 @@ class UNet(TrainedEstimator):
         Stop when the validation (or training) loss stalls for ``patience``
         epochs and keep the best weights.
     patience : int, default 10
+    tol : float, default 1e-4
+    n_iter_no_change : int or None, default None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn's MLP, keeping the last weights; a ``ConvergenceWarning``
+        when ``epochs`` run out first. None trains all ``epochs``.
     dtype : {None, "float32", "float64"}, default None
         Computation type; None follows the input (float32 stays float32,
         anything else becomes float64).
@@ -306,14 +317,15 @@ class UNet(TrainedEstimator):
 
     def __init__(self, in_channels=1, out_channels=1, depth=2, base_channels=8, kernel_size=3,
                  padding=1, activation="relu", up="transposed", optimizer="adam",
-                 learning_rate=3e-3, epochs=30, batch_size=16, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, dtype=None,
-                 verbose=0, random_state=None):
+                 learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=30, batch_size=16,
+                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.depth = depth

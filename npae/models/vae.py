@@ -118,8 +118,17 @@ class VAE(BaseAutoencoder):
         images ``(N, C, H, W)`` followed by dense layers.
     channels : sequence of int, default (16, 32)
         Output channels of the encoder's convolutions (``"conv"`` only).
+    contamination : "auto" or float in (0, 0.5], default "auto"
+        Sets ``offset_``, the threshold of ``predict``, from the training
+        rows' scores: the fraction of them to flag as outliers ("auto":
+        0.05, see ``npae.anomaly``).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 1e-3
+    momentum : float, default 0.0
+        ``optimizer="sgd"`` only: the velocity kept between steps
+        (``npae.optim.SGD``); 0 is plain gradient descent.
+    nesterov : bool, default False
+        ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     epochs : int, default 100
     batch_size : int, default 64
     weight_decay : float, default 0.0
@@ -127,6 +136,12 @@ class VAE(BaseAutoencoder):
         Rows held out to report ``val_loss`` (a one-sample negative ELBO).
     early_stopping : bool, default False
     patience : int, default 10
+    tol : float, default 1e-4
+    n_iter_no_change : int or None, default None
+        Stop once the loss (validation if any, else training) has not
+        improved by ``tol`` for more than ``n_iter_no_change`` epochs, as in
+        scikit-learn's MLP, keeping the last weights; a ``ConvergenceWarning``
+        when ``epochs`` run out first. None trains all ``epochs``.
     dtype : {None, "float32", "float64"}, default None
     verbose : int, default 0
     random_state : int, Generator or None
@@ -187,14 +202,17 @@ class VAE(BaseAutoencoder):
 
     def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, likelihood="bernoulli",
                  sigma=0.1, activation="relu", architecture="mlp", channels=(16, 32),
-                 optimizer="adam", learning_rate=1e-3, epochs=100, batch_size=64,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 dtype=None, verbose=0, random_state=None):
+                 contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
+                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
+                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
-            optimizer=optimizer, learning_rate=learning_rate, batch_size=batch_size,
-            weight_decay=weight_decay, validation_fraction=validation_fraction,
-            early_stopping=early_stopping, patience=patience, dtype=dtype, verbose=verbose,
-            random_state=random_state)
+            optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+            batch_size=batch_size, weight_decay=weight_decay,
+            validation_fraction=validation_fraction, early_stopping=early_stopping,
+            patience=patience, tol=tol, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            verbose=verbose, random_state=random_state)
+        self.contamination = contamination
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
         self.beta = beta
@@ -335,7 +353,8 @@ class VAE(BaseAutoencoder):
 
     def reconstruct(self, X):
         """Decode the posterior mean: the mean of ``p(x | z = mu(x))``."""
-        return self.inverse_transform(self.transform(X))
+        mu, _ = self._posterior(self._validate(X))
+        return self._mean_output(self.decoder_.forward(mu, training=False))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error of ``reconstruct`` (higher is better).
@@ -345,6 +364,55 @@ class VAE(BaseAutoencoder):
         """
         X = self._validate(X)
         return -float(np.mean((self.reconstruct(X) - X) ** 2))
+
+    def score_samples(self, X):
+        """The ELBO of each row at the posterior mean, in nats; higher is more normal.
+
+        score(x) = log p(x | z = mu(x)) - KL(q(z | x) || N(0, I)): the ELBO of
+        ``elbo`` with its expectation over ``q(z | x)`` taken at the mean of
+        ``q`` instead of sampled, so a row's score is deterministic and does
+        not depend on the other rows (``elbo`` and ``log_likelihood`` are the
+        sampled estimates). ``decision_function`` and ``predict`` use it;
+        ``reconstruction_error_map`` is the squared error of ``reconstruct``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        X = self._validate(X)
+        mu, logvar = self._posterior(X)
+        output = self.decoder_.forward(mu, training=False).astype(np.float64)
+        kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
+        return self._log_prob(output, X.astype(np.float64)) - kl
+
+    def kl_per_dimension(self, X):
+        """Mean over the rows of ``X`` of each latent dimension's KL to the prior, in nats.
+
+        KL_j = mean_n 0.5 (exp(logvar_nj) + mu_nj^2 - 1 - logvar_nj); they sum
+        to the mean KL term of the ELBO. A dimension with KL_j near 0 has
+        collapsed to the prior: the decoder ignores it.
+
+        Returns
+        -------
+        ndarray of shape (latent_dim,), float64
+        """
+        mu, logvar = (a.astype(np.float64) for a in self._posterior(self._validate(X)))
+        return np.mean(0.5 * (np.exp(logvar) + mu * mu - 1 - logvar), axis=0)
+
+    def active_units(self, X, threshold=0.01):
+        """How many latent dimensions are active on ``X`` (Burda et al., 2016).
+
+        Dimension u is active when the posterior mean moves with the data:
+        ``Var_x(mu_u(x)) > threshold`` (their covariance criterion, 0.01).
+        Collapsed dimensions have ``mu_u(x)`` near 0 for every x.
+
+        Returns
+        -------
+        int
+        """
+        threshold = check_number(threshold, "threshold", "VAE.active_units", low=0)
+        mu, _ = self._posterior(self._validate(X))
+        return int(np.sum(np.var(mu.astype(np.float64), axis=0) > threshold))
 
     def sample(self, n, random_state=None):
         """Draw ``n`` new examples: decode ``z ~ N(0, I)`` to the mean of ``p(x | z)``.

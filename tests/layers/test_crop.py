@@ -116,6 +116,27 @@ def test_crop_float32_and_config():
     assert rebuilt.get_config() == layer.get_config()
 
 
+
+def test_crop_at_an_offset_is_that_window_and_its_adjoint():
+    rng = np.random.default_rng(4)
+    layer = Crop2D((3, 4), offset=(1, 2))
+    x = rng.normal(size=(2, 3, 5, 7))
+    y = layer.forward(x)
+    np.testing.assert_array_equal(y, x[:, :, 1:4, 2:6])
+    g = rng.normal(size=y.shape)
+    dx = layer.backward(g)
+    np.testing.assert_array_equal(dx[:, :, 1:4, 2:6], g)
+    assert np.count_nonzero(dx) == g.size
+    np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, dx), rtol=1e-12)
+    assert check_layer(layer, x).max_error < 1e-6
+    rebuilt = Crop2D(**json.loads(json.dumps(layer.get_config())))
+    assert rebuilt.offset == (1, 2) and rebuilt.get_config() == layer.get_config()
+    with pytest.raises(ValueError, match=r"size \(3, 7\) .* at offset \(1, 2\)"):
+        layer.forward(np.zeros((1, 1, 3, 7)))
+    with pytest.raises(ValueError, match="offset must be >= 0"):
+        Crop2D(3, offset=(-1, 0))
+
+
 # -- Concat --------------------------------------------------------------------------
 def test_concat_hand_computed_example():
     a = np.zeros((2, 1, 2, 2))

@@ -128,6 +128,58 @@ def test_loss_bce_trains_with_sigmoid_output():
     assert model.history_["loss"][-1] < model.history_["loss"][0]
 
 
+class _ConfidentlyWrongOutput(Callback):
+    """Set the output bias to -20 before training: sigmoid(-20) ~ 2e-9 where targets are ~1."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_train_begin(self, trainer, X, Y):
+        self.model.decoder_.layers[-2].params["b"][...] = -20.0
+
+
+def test_bce_recovers_from_a_confidently_wrong_output():
+    # Through a clipped probability BCE the gradient at sigmoid(-20) is zero and the
+    # loss stays at -log(1e-7) ~ 16; from the logits the gradient is (sigmoid(l) - x) / n.
+    X = np.full((64, 5), 0.99)
+    model = Autoencoder(hidden_sizes=(), code_size=2, loss="bce", output_activation="sigmoid",
+                        epochs=40, learning_rate=0.3, batch_size=16, random_state=0)
+    model.fit(X, callbacks=[_ConfidentlyWrongOutput(model)])
+    floor = -(0.99 * np.log(0.99) + 0.01 * np.log(0.01))  # the BCE of a perfect output
+    assert model.history_["loss"][0] > 5
+    assert model.history_["loss"][-1] == pytest.approx(floor, abs=1e-3)
+    assert np.all(model.reconstruct(X) > 0.98)
+
+
+def test_bce_gradient_equals_torch_bce_with_logits():
+    torch = pytest.importorskip("torch")
+    X = np.full((4, 5), 0.99)
+    model = Autoencoder(hidden_sizes=(3,), code_size=2, activation="tanh", loss="bce",
+                        output_activation="sigmoid", random_state=0)
+    model._initialize(X)
+    model.decoder_.layers[-2].params["b"][...] = -20.0
+    model.network_.zero_grad()
+    loss = model._step(X, X)
+
+    h = torch.tensor(X)
+    params = []
+    for i, layer in enumerate(model.network_.layers):
+        if layer.params:
+            W = torch.tensor(layer.params["W"], requires_grad=True)
+            b = torch.tensor(layer.params["b"], requires_grad=True)
+            params.append((layer, W, b))
+            h = h @ W + b
+        elif i < len(model.network_.layers) - 1:  # the final Sigmoid is in the loss
+            h = torch.tanh(h) if layer.name == "Tanh" else h
+    expected = torch.nn.BCEWithLogitsLoss()(h, torch.tensor(X))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-14)
+    for layer, W, b in params:
+        np.testing.assert_allclose(layer.grads["W"], W.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.grads["b"], b.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert model.decoder_.layers[-2].grads["b"] == pytest.approx([-0.198] * 5, rel=1e-6)
+
+
 def test_weight_decay_shrinks_the_weights():
     X = low_rank_data(n=100)
     kw = {**SMALL, "epochs": 40, "learning_rate": 1e-2}
@@ -239,6 +291,7 @@ def test_bad_data_at_fit(X, error, message):
     ({"activation": "swish"}, ValueError, "activation must be one of .*got 'swish'"),
     ({"output_activation": "softmax"}, ValueError, "output_activation must be one of"),
     ({"loss": "mae"}, ValueError, "loss must be one of 'mse', 'bce', got 'mae'"),
+    ({"loss": "bce"}, ValueError, "loss='bce' .* output_activation='sigmoid', got 'identity'"),
     ({"optimizer": "rmsprop"}, ValueError, "optimizer must be one of .*got 'rmsprop'"),
     ({"hidden_sizes": (8, 0)}, ValueError, "each of hidden_sizes must be >= 1, got 0"),
     ({"hidden_sizes": "64"}, TypeError, "each of hidden_sizes must be an int"),

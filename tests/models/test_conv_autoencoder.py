@@ -60,6 +60,30 @@ def test_odd_sizes_pool_in_ceil_mode_and_crop_back(rng):
 
 
 @pytest.mark.parametrize("decoder", ["upsample", "transposed"])
+def test_odd_sizes_keep_content_in_place(decoder):
+    # The model's own pooling, up-sampling and crop layers, the convolutions and dense
+    # layers left out: each pixel's value must come back where it was. The pooled
+    # windows start in the top (left) padding, so the decoder crops the top row (left
+    # column); a centred crop takes off the bottom and shifts the content by one pixel.
+    ae = ConvAutoencoder(channels=(1, 1), code_size=2, decoder=decoder, epochs=0,
+                         random_state=0).fit(np.zeros((1, 1, 7, 9)))
+    pools = [layer for layer in ae.encoder_.layers if isinstance(layer, npae.layers.MaxPool2D)]
+    ups = [layer for layer in ae.decoder_.layers
+           if isinstance(layer, (npae.layers.Upsample2D, npae.layers.ConvTranspose2D, Crop2D))]
+    for layer in ups:
+        if isinstance(layer, npae.layers.ConvTranspose2D):
+            layer.params["W"][...] = 1.0  # a 2x2 stride-2 kernel of ones: nearest up-sampling
+            layer.params["b"][...] = 0.0
+    for row in range(7):
+        for col in range(9):
+            x = np.zeros((1, 1, 7, 9))
+            x[0, 0, row, col] = 1.0
+            y = npae.network.Sequential(pools + ups).forward(x, training=False)
+            assert y.shape == x.shape
+            assert y[0, 0, row, col] == 1.0, (row, col)
+
+
+@pytest.mark.parametrize("decoder", ["upsample", "transposed"])
 def test_mnist_sized_random_images(rng, decoder):
     X = _images(rng, (40, 1, 28, 28))
     ae = ConvAutoencoder(channels=(4, 8), code_size=6, decoder=decoder, epochs=2,

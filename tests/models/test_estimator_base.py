@@ -5,10 +5,15 @@ import inspect
 import numpy as np
 import pytest
 from sklearn import config_context
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler
 from test_reliability import NAMES, fit_tiny, tiny_targets
 
+from npae import LinearAutoencoder
 from npae.io import estimator_classes
 from npae.models.base import BaseAutoencoder, TrainedEstimator
+from npae.optim import SGD
 
 
 def public_methods(model):
@@ -81,8 +86,60 @@ def test_the_training_settings_are_stored_once_by_the_base(rng):
     """Each estimator hands them to TrainedEstimator.__init__, which stores them as given."""
     settings = dict(optimizer="sgd", learning_rate=0.5, batch_size=3, weight_decay=0.25,
                     validation_fraction=0.5, early_stopping=True, patience=7, dtype="float32",
-                    verbose=2, random_state=np.random.default_rng(0))
+                    verbose=2, random_state=np.random.default_rng(0), momentum=0.9,
+                    nesterov=True)
     for name, cls in estimator_classes().items():
         if issubclass(cls, TrainedEstimator):
             params = cls(**settings).get_params()
             assert {k: params[k] for k in settings} == settings, name
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"PCA"}))
+def test_sgd_trains_with_the_estimators_momentum_and_nesterov(name):
+    model, _ = fit_tiny(name, optimizer="sgd", momentum=0.8, nesterov=True)
+    optimizer = model._make_optimizer(model.network_)
+    assert isinstance(optimizer, SGD)
+    assert (optimizer.momentum, optimizer.nesterov) == (0.8, True)
+    plain, _ = fit_tiny(name, optimizer="sgd")
+    assert plain._make_optimizer(plain.network_).momentum == 0.0
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(model.network_.params(), plain.network_.params()))
+
+
+def test_momentum_speeds_up_plain_gradient_descent():
+    X = np.random.default_rng(0).normal(size=(200, 10)) @ np.diag(np.linspace(0.2, 2, 10))
+    kw = dict(n_components=3, solver="gd", optimizer="sgd", learning_rate=0.01, epochs=20,
+              random_state=0)
+    plain = LinearAutoencoder(**kw).fit(X)
+    heavy = LinearAutoencoder(**kw, momentum=0.9).fit(X)
+    nesterov = LinearAutoencoder(**kw, momentum=0.9, nesterov=True).fit(X)
+    assert heavy.history_["loss"][-1] < 0.9 * plain.history_["loss"][-1]
+    assert nesterov.history_["loss"][-1] < 0.9 * plain.history_["loss"][-1]
+    assert nesterov.history_["loss"] != heavy.history_["loss"]
+
+
+@pytest.mark.parametrize("params, error, message", [
+    ({"momentum": 1.0}, ValueError, "LinearAutoencoder: momentum must be < 1, got 1.0"),
+    ({"momentum": -0.1}, ValueError, "momentum must be >= 0, got -0.1"),
+    ({"nesterov": True}, ValueError, "nesterov=True needs momentum > 0, got momentum=0"),
+    ({"nesterov": "yes", "momentum": 0.5}, TypeError, "nesterov must be a bool, got 'yes'"),
+])
+def test_bad_momentum_settings(params, error, message):
+    with pytest.raises(error, match=message):
+        LinearAutoencoder(2, solver="gd", optimizer="sgd", **params).fit(np.eye(4))
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"UNet"}))
+def test_feature_names_out_and_pandas_output(name):
+    pd = pytest.importorskip("pandas")
+    model, X = fit_tiny(name)
+    prefix = name.lower()
+    k = model.transform(X).shape[1]
+    names = model.get_feature_names_out()
+    assert list(names) == [f"{prefix}{i}" for i in range(k)]
+    if X.ndim == 2:
+        pipe = make_pipeline(MinMaxScaler(), clone(model)).set_output(transform="pandas")
+        frame = pipe.fit_transform(X)
+        assert isinstance(frame, pd.DataFrame) and list(frame.columns) == list(names)
+        np.testing.assert_allclose(frame.to_numpy(), pipe[-1].transform(pipe[0].transform(X)))
+        assert pipe.predict(X).shape == (len(X),)  # the detector still works behind it

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA as SklearnPCA
 from sklearn.model_selection import train_test_split
 
 from npae import PCA, LinearAutoencoder
@@ -28,6 +29,15 @@ def test_closed_form_equals_pca(digits_split):
     np.testing.assert_allclose(lae.reconstruct(X_test),
                                pca.inverse_transform(pca.transform(X_test)), atol=1e-10)
     assert subspace_angles(lae.components_.T, pca.components_.T).max() < 1e-8
+
+
+def test_closed_form_components_are_pcas_axes_entry_by_entry(digits_split):
+    # The same axes in the same order with the same signs, not a rotation of them.
+    X_train, _ = digits_split
+    components = LinearAutoencoder(8).fit(X_train).components_
+    np.testing.assert_allclose(components, PCA(8).fit(X_train).components_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(components, SklearnPCA(8).fit(X_train).components_, rtol=0,
+                               atol=1e-10)
 
 
 def test_gd_converges_to_principal_subspace(digits_split, gd_model):

@@ -378,3 +378,23 @@ def test_conv_vae_on_digits_learns():
             - untrained.elbo(X_test, n_samples=5, random_state=0).mean())
     assert gain > 10
     assert vae.sample(4, random_state=0).shape == (4, 1, 8, 8)
+
+
+def test_kl_per_dimension_and_active_units():
+    X = load_digits()[0][:400]
+    model = VAE(hidden_sizes=(32,), latent_dim=6, epochs=40, learning_rate=3e-3,
+                random_state=0).fit(X)
+    kl = model.kl_per_dimension(X)
+    mu, logvar = model.transform_distribution(X)
+    assert kl.shape == (6,) and np.all(kl >= 0)
+    np.testing.assert_allclose(kl.sum(), np.mean(gaussian_kl_per_example(mu, logvar)), rtol=1e-12)
+    variances = mu.var(axis=0)
+    assert model.active_units(X) == np.sum(variances > 0.01)
+    assert model.active_units(X, threshold=0) == 6
+    assert model.active_units(X, threshold=variances.max()) == 0
+    # a collapsed dimension (mean fixed at 0, variance 1 whatever x) is inactive with KL 0
+    encoder_out = model.encoder_.layers[-1]
+    encoder_out.params["W"][:, [0, 6]] = 0.0
+    encoder_out.params["b"][[0, 6]] = 0.0
+    assert model.kl_per_dimension(X)[0] == 0.0
+    assert model.active_units(X) == np.sum(np.delete(variances, 0) > 0.01)
