@@ -143,6 +143,21 @@ WRONG = {
         (lambda g, s: exercises.images._align_corners_backward(g, s), "output dx",
          "align_corners=True"),
     ],
+    "outlier_scores": [
+        (lambda X, X_hat, t, c: (-np.sum((X - X_hat) ** 2, axis=1),
+                                 *solution("outlier_scores")(X, X_hat, t, c)[1:]),
+         "output scores", "a wrong constant factor?"),
+        (lambda X, X_hat, t, c: (np.mean((X - X_hat) ** 2, axis=1),
+                                 *solution("outlier_scores")(X, X_hat, t, c)[1:]),
+         "output scores", "not the error itself"),
+        (lambda X, X_hat, t, c: (solution("outlier_scores")(X, X_hat, t, c)[0],
+                                 float(np.percentile(t, 100 * (1 - c))),
+                                 solution("outlier_scores")(X, X_hat, t, c)[2]),
+         "output offset", "not 1 - contamination"),
+        (lambda X, X_hat, t, c: (*solution("outlier_scores")(X, X_hat, t, c)[:2],
+                                 solution("outlier_scores")(X, X_hat, t, c)[2] > 0),
+         "output labels", "not 1 and 0"),
+    ],
     "pca_closed_form": [
         (lambda X, k: (-solution("pca_closed_form")(X, k)[0],
                        *solution("pca_closed_form")(X, k)[1:]), "output components",
@@ -488,3 +503,14 @@ def test_pca_closed_form_is_npae_pca(rng, n, d, k):
     np.testing.assert_allclose(components, pca.components_, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(mean, pca.mean_, rtol=1e-10)
     np.testing.assert_allclose(variance, pca.explained_variance_, rtol=1e-10)
+
+
+def test_outlier_scores_are_npae_anomaly_scores(rng):
+    X = rng.random((120, 10))
+    pca = npae.PCA(3, contamination=0.15).fit(X[:90])
+    X_new = X[90:]
+    scores, offset, labels = solution("outlier_scores")(
+        X_new, pca.inverse_transform(pca.transform(X_new)), pca.score_samples(X[:90]), 0.15)
+    np.testing.assert_allclose(scores, pca.score_samples(X_new), rtol=1e-10)
+    assert offset == pytest.approx(pca.offset_, rel=1e-12)
+    np.testing.assert_array_equal(labels, pca.predict(X_new))

@@ -424,7 +424,8 @@ MESSAGES = [
     ("pd.NA", lambda: npae.Autoencoder(**AE).fit(_with_na()),
      ValueError, r"1 missing value\(s\) \(None or pandas' pd.NA\)"),
     ("bce on [0, 10]", lambda: npae.Autoencoder(**AE, loss="bce", output_activation="sigmoid")
-     .fit(_unit_data() * 10), ValueError, r"binary_cross_entropy expected targets in \[0, 1\]"),
+     .fit(_unit_data() * 10), ValueError,
+     r"binary_cross_entropy_with_logits expected targets in \[0, 1\]"),
     ("bce, identity output", lambda: npae.Autoencoder(**AE, loss="bce").fit(_unit_data()),
      ValueError, "loss='bce' needs outputs in \\(0, 1\\), i.e. output_activation='sigmoid', "
                  "got 'identity'"),

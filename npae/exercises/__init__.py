@@ -29,11 +29,11 @@ True
 
 import inspect
 
-from npae.exercises import images, layers, losses, pca, regularizers, vae
+from npae.exercises import anomaly, images, layers, losses, pca, regularizers, vae
 from npae.exercises.grading import CheckResult, grade
 
 _EXERCISES = {exercise.name: exercise
-              for module in (layers, losses, regularizers, vae, images, pca)
+              for module in (layers, losses, regularizers, vae, images, pca, anomaly)
               for exercise in module.EXERCISES}
 
 

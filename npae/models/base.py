@@ -293,10 +293,12 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         trainer.history = self.history_ = History(self.history_)
         if saved is not None:
             checkpointing.resume_trainer(trainer, saved)
-        history = trainer.fit(X, Y, validation_data=validation)
+        try:
+            history = trainer.fit(X, Y, validation_data=validation)
+        finally:  # also after a divergence or Ctrl-C: the epochs the kept weights had
+            self.n_iter_ = len(trainer.history["loss"])
         if checkpointing is not None:
             checkpointing.end_call(history)
-        self.n_iter_ = len(history["loss"])  # epochs trained, in this call
         if convergence is not None and not trainer.stop_training:
             owner = type(self).__name__ + (f" ({description})" if description else "")
             warn_not_converged(owner, epochs, self.tol, self.n_iter_no_change)

@@ -48,11 +48,11 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         involves f' and f'' (ReLU's f' is a step, so only its W term acts).
     code_activation : str, default "sigmoid"
     output_activation : str, default "sigmoid"
-    loss, contamination, optimizer, learning_rate, momentum, nesterov, epochs,
-    batch_size, weight_decay, validation_fraction, early_stopping, patience,
-    tol, n_iter_no_change, dtype, verbose, random_state
+    loss, contamination, optimizer, learning_rate, momentum, nesterov, epochs
         As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2).
-    early_stopping, patience, dtype, verbose, random_state
+    batch_size, weight_decay, validation_fraction, early_stopping, patience
+        As in ``npae.Autoencoder``.
+    tol, n_iter_no_change, dtype, verbose, random_state
         As in ``npae.Autoencoder``.
 
     Attributes

@@ -30,12 +30,14 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         setting each entry to 0 or 1 with probability ``noise_level``.
     noise_level : float, default 0.3
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
-    activation, code_activation, output_activation, loss, contamination,
-    optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
-    weight_decay, validation_fraction, early_stopping, patience, tol,
-    n_iter_no_change, dtype, verbose, random_state
-        As in ``npae.Autoencoder``. The validation loss is measured on clean input;
-        ``random_state`` also seeds the noise.
+    activation, code_activation, output_activation, loss, contamination
+        As in ``npae.Autoencoder``.
+    optimizer, learning_rate, momentum, nesterov, epochs, batch_size, weight_decay
+        As in ``npae.Autoencoder``.
+    validation_fraction, early_stopping, patience, tol, n_iter_no_change
+        As in ``npae.Autoencoder``. The validation loss is measured on clean input.
+    dtype, verbose, random_state
+        As in ``npae.Autoencoder``; ``random_state`` also seeds the noise.
 
     Attributes
     ----------

@@ -33,12 +33,12 @@ class LinearAutoencoder(BaseAutoencoder):
         two layers by minibatch gradient descent on the mean squared error.
     contamination : "auto" or float in (0, 0.5], default "auto"
         Sets ``offset_``, the threshold of ``predict`` (see ``npae.anomaly``).
-    optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
-    weight_decay, validation_fraction, early_stopping, patience, tol,
-    n_iter_no_change, dtype, verbose, random_state :
+    optimizer, learning_rate, momentum, nesterov, epochs, batch_size, weight_decay
         Training settings for ``solver="gd"`` (see ``npae.Autoencoder``).
-    early_stopping, patience, dtype, verbose, random_state
-        Likewise.
+    validation_fraction, early_stopping, patience, tol, n_iter_no_change
+        Likewise, for ``solver="gd"``.
+    dtype, verbose, random_state
+        As in ``npae.Autoencoder``.
 
     Attributes
     ----------

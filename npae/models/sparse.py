@@ -85,8 +85,9 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     weight_decay : float, default 0.0
         L2 penalty on all parameters, applied by the optimizer (Ng's notes
         use one; see ``beta`` to convert its weight).
-    validation_fraction, early_stopping, patience, tol, n_iter_no_change, dtype,
-    verbose, random_state
+    validation_fraction, early_stopping, patience, tol, n_iter_no_change
+        As in ``npae.Autoencoder``.
+    dtype, verbose, random_state
         As in ``npae.Autoencoder``.
 
     Attributes

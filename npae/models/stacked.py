@@ -58,10 +58,11 @@ class StackedAutoencoder(BaseAutoencoder):
     nesterov : bool, default False
         ``optimizer="sgd"`` only: Nesterov's momentum (needs ``momentum > 0``).
     batch_size : int, default 64
-    weight_decay, validation_fraction, early_stopping, patience, tol,
-    n_iter_no_change, dtype, verbose, random_state
+    weight_decay, validation_fraction, early_stopping, patience, tol, n_iter_no_change
         As in ``npae.Autoencoder``; they apply to every stage (``n_iter_``
         counts the fine-tuning epochs).
+    dtype, verbose, random_state
+        As in ``npae.Autoencoder``.
 
     Attributes
     ----------
