@@ -296,7 +296,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         try:
             history = trainer.fit(X, Y, validation_data=validation)
         finally:  # also after a divergence or Ctrl-C: the epochs the kept weights had
-            self.n_iter_ = len(trainer.history["loss"])
+            self.n_iter_ = len(trainer.history.get("loss", ()))
         if checkpointing is not None:
             checkpointing.end_call(history)
         if convergence is not None and not trainer.stop_training:
