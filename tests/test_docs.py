@@ -220,6 +220,12 @@ def test_page_renders_in_chromium(name, site, server, browser):
     errors = browser.execute_script("return document.querySelectorAll('mjx-merror').length")
     assert errors == 0, f"{page}: MathJax reports {errors} TeX errors"
 
+    # Every image settled (loaded or failed) before it is judged, so a slow load is no failure.
+    browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([...document.images].map(img => img.complete ? null : new Promise(
+            settle => { img.onload = img.onerror = settle; }))).then(() => done(true));
+    """)
     images = browser.execute_script("""
         return [...document.images].map(img => [img.currentSrc || img.src,
                                                 img.complete && img.naturalWidth > 0,
