@@ -196,10 +196,21 @@ def browser():
 
 def _wait_for_mathjax(driver):
     """Resolve once MathJax has typeset the page (false if the page has no MathJax)."""
+    # MathJax loads asynchronously: the page's load event can come before it has even
+    # defined MathJax.startup, so poll for it (up to 30 s) before awaiting its promise.
     return driver.execute_async_script("""
         const done = arguments[arguments.length - 1];
-        if (!window.MathJax || !window.MathJax.startup) { done(false); return; }
-        MathJax.startup.promise.then(() => done(true), () => done(false));
+        const deadline = Date.now() + 30000;
+        (function wait() {
+            const startup = window.MathJax && window.MathJax.startup;
+            if (startup && startup.promise) {
+                startup.promise.then(() => done(true), () => done(false));
+            } else if (Date.now() > deadline) {
+                done(false);
+            } else {
+                setTimeout(wait, 50);
+            }
+        })();
     """)
 
 
