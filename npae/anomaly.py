@@ -31,6 +31,12 @@ training rows at the end of ``fit``:
 
 The training rows are the reference, so a model fitted on data that holds
 outliers learns to reconstruct some of them: fit on clean data when you can.
+
+Scoring the training rows is a pass over them, and the training loop's
+divergence guard needs one too, to test the final weights: ``TrainingScores``
+is that one pass for both. It scores the rows in blocks when they are
+streamed (``npae.streaming``), and after ``partial_fit`` the reference is
+the rows of the latest call.
 """
 
 import numbers
@@ -40,6 +46,7 @@ import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from npae.streaming import blocks
 from npae.train import TrainingDivergedError
 
 #: The fraction of training rows ``contamination="auto"`` flags.
@@ -59,6 +66,41 @@ def check_contamination(contamination, owner):
     return float(contamination)
 
 
+def score_rows(model, X):
+    """``model.score_samples`` of every row of ``X``: an array at once, ``Rows`` block by block."""
+    return np.concatenate([model.score_samples(block) for block in blocks(X)])
+
+
+class TrainingScores:
+    """The scores of the training rows ``X`` under the current weights, from one pass.
+
+    Called (as the ``Trainer``'s ``check_final``), it scores every row and
+    returns minus their mean: a loss that is finite only if every score is,
+    with which the ``DivergenceGuard`` tests the final weights. ``scores()``
+    then hands those scores to ``offset_`` without a second pass, unless
+    the weights have changed since (early stopping restored better ones, a
+    divergence rolled back, no test was needed): then it scores anew.
+    """
+
+    def __init__(self, model, X):
+        self.model, self.X = model, X
+        self._scores = self._weights = None
+
+    def __call__(self):
+        self._scores = score_rows(self.model, self.X)
+        self._weights = [p.copy() for p in self.model.network_.params()]
+        with np.errstate(over="ignore", invalid="ignore"):
+            return -float(np.mean(self._scores))
+
+    def scores(self):
+        """The training rows' scores under the current weights."""
+        weights = self.model.network_.params()
+        if self._weights is None or not all(np.array_equal(a, b)
+                                            for a, b in zip(self._weights, weights)):
+            return score_rows(self.model, self.X)
+        return self._scores
+
+
 def offset_from_scores(scores, contamination):
     """The threshold below which a training row's score makes it an outlier (module docstring)."""
     fraction = AUTO_FRACTION if contamination == "auto" else contamination
@@ -70,8 +112,9 @@ class ReconstructionOutlierMixin(OutlierMixin):
 
     The class provides ``_validate(X)`` (fitted check and validated array)
     and ``reconstruct(X)``, stores ``contamination`` in ``__init__`` and
-    calls ``_set_offset(X)`` with the training data at the end of ``fit``
-    (or trains inside ``with self._setting_offset(X):``).
+    calls ``_set_offset(X)`` with the training data (an array or ``Rows``)
+    at the end of ``fit`` (or trains inside ``with self._setting_offset(X):``,
+    whose ``TrainingScores`` the training loop uses as its final check).
     """
 
     def reconstruction_error_map(self, X):
@@ -104,18 +147,24 @@ class ReconstructionOutlierMixin(OutlierMixin):
 
     def _set_offset(self, X):
         """Set ``offset_`` from the scores of the training rows ``X`` (``contamination``)."""
-        self.offset_ = offset_from_scores(self.score_samples(X), self.contamination)
+        self.offset_ = offset_from_scores(score_rows(self, X), self.contamination)
 
     @contextmanager
     def _setting_offset(self, X):
         """Set ``offset_`` from ``X`` once the training in the block ends.
 
-        Also when it stops early: after Ctrl-C or a divergence the model
-        keeps its last good weights and stays usable, ``predict`` included.
+        The training loop scores ``X`` for its final check through
+        ``self._scoring`` (``TrainingScores``), and ``offset_`` takes those
+        scores. Also when training stops early: after Ctrl-C or a divergence
+        the model keeps its last good weights and stays usable, ``predict``
+        included.
         """
+        scoring = self._scoring = TrainingScores(self, X)
         try:
             yield
         except (KeyboardInterrupt, TrainingDivergedError):
-            self._set_offset(X)
+            self.offset_ = offset_from_scores(scoring.scores(), self.contamination)
             raise
-        self._set_offset(X)
+        finally:
+            del self._scoring
+        self.offset_ = offset_from_scores(scoring.scores(), self.contamination)

@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from npae._validation import NonFiniteInputError, check_int, check_number
+from npae.streaming import Rows
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -120,12 +121,16 @@ class Trainer:
         0 silent; 1 a tqdm bar over epochs when attached to a terminal.
     description : str, default "training"
         The progress bar's label.
-    check_final : bool, default False
-        After the last epoch, unless a validation loss already did, call
-        ``evaluate`` on the training rows so that the final weights, like
-        every epoch's, are kept only if they give a finite loss (otherwise:
+    check_final : bool or callable, default False
+        After the last epoch, unless a validation loss already did, test
+        the final weights on the training rows so that they, like every
+        epoch's, are kept only if they give a finite loss (otherwise:
         ``TrainingDivergedError`` and the previous epoch's weights); see
-        ``DivergenceGuard.confirm``. The estimators always ask for it.
+        ``DivergenceGuard.confirm``. True: ``evaluate`` on the training
+        rows, a batch at a time. A callable ``() -> float`` makes the test
+        itself and returns the loss: the estimators pass one that scores
+        their training rows, so that one pass serves this test and their
+        ``offset_``. The estimators always ask for it.
 
     Attributes
     ----------
@@ -159,7 +164,7 @@ class Trainer:
         self.callbacks = _check_callbacks(callbacks)
         self.verbose = verbose
         self.description = description
-        self.check_final = bool(check_final)
+        self.check_final = check_final if callable(check_final) else bool(check_final)
         self.stop_training = False
         self.history = History()
         self.epoch = 0
@@ -234,7 +239,7 @@ class Trainer:
             while self.epoch < self.epochs and not self.stop_training:
                 losses = {"loss": self._run_epoch(X, Y, n, hooks)}
                 if validation_data is not None and self.evaluate is not None:
-                    losses["val_loss"] = self.evaluate(*validation_data)
+                    losses["val_loss"] = self._validation_loss(*validation_data)
                 self.history.append(**losses)
                 self.epoch += 1
                 if self.early_stopping:
@@ -256,6 +261,22 @@ class Trainer:
         if self.early_stopping and self.best_weights is not None:
             self.set_weights(self.best_weights)
         return self.history
+
+    def _validation_loss(self, X_val, Y_val):
+        """``evaluate`` on the validation rows: all at once, or block by block for ``Rows``.
+
+        Block by block, the loss is the mean of the blocks' losses weighted
+        by their rows (``npae.streaming``).
+        """
+        if not isinstance(X_val, Rows):
+            return self.evaluate(X_val, Y_val)
+        losses, sizes = [], []
+        for start in range(0, len(X_val), X_val.block_rows):
+            rows = slice(start, start + X_val.block_rows)
+            xb = X_val[rows]
+            losses.append(self.evaluate(xb, xb if Y_val is X_val else Y_val[rows]))
+            sizes.append(len(xb))
+        return losses[0] if len(losses) == 1 else float(np.average(losses, weights=sizes))
 
     def _run_epoch(self, X, Y, n, hooks):
         """One pass over the shuffled rows, one update per batch; returns the mean loss."""
@@ -314,9 +335,10 @@ def _check_data(X, Y, validation_data):
     """The number of training rows, once ``X``, ``Y`` and the validation data pass.
 
     Checked once here, so a NaN met inside a step can only mean divergence.
+    ``Rows`` (``npae.streaming``) check each batch as it is read instead.
     """
     for name, array in (("X", X), ("Y", Y), *zip(("X_val", "Y_val"), validation_data or ())):
-        if not _finite(np.asarray(array)):
+        if not isinstance(array, Rows) and not _finite(np.asarray(array)):
             raise NonFiniteInputError(f"Trainer expected finite {name}, got NaN or inf")
     n = X.shape[0]
     if n == 0 or len(Y) != n:
@@ -433,7 +455,8 @@ class DivergenceGuard(Callback):
 
         For weights no forward pass has tested yet (the last epoch's, or an
         epoch's that is about to be checkpointed): ``evaluate`` on every
-        training row, a batch at a time, the generator left where it was.
+        training row, a batch at a time (or the trainer's ``check_final``
+        when it is a callable), the generator left where it was.
         Raises ``TrainingDivergedError`` otherwise, naming ``what`` was
         tested (``on_train_error`` then puts back the last good epoch).
         """
@@ -442,11 +465,14 @@ class DivergenceGuard(Callback):
         X, Y = self._rows
         state = trainer.rng.bit_generator.state
         try:
-            for start in range(0, len(X), trainer.batch_size):
-                rows = slice(start, start + trainer.batch_size)
-                loss = trainer.evaluate(X[rows], Y[rows])
-                if not np.isfinite(loss):
-                    break
+            if callable(self.check_final):
+                loss = self.check_final()
+            else:
+                for start in range(0, len(X), trainer.batch_size):
+                    rows = slice(start, start + trainer.batch_size)
+                    loss = trainer.evaluate(X[rows], Y[rows])
+                    if not np.isfinite(loss):
+                        break
         except NonFiniteInputError:
             loss = float("nan")
         finally:

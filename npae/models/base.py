@@ -22,6 +22,7 @@ scikit-learn conventions hold: ``__init__`` only stores hyperparameters,
 """
 
 from abc import ABCMeta, abstractmethod
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -36,6 +37,7 @@ from npae.io import SaveLoadMixin
 from npae.layers.activations import Sigmoid
 from npae.network import Sequential
 from npae.optim import OPTIMIZERS, make_optimizer
+from npae.streaming import Rows, as_rows
 from npae.train import History, Trainer
 from npae.utils import as_generator
 
@@ -167,9 +169,14 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting ----------------------------------------------------------------
     def _validate(self, X, reset=False):
+        """``X`` checked; ``reset`` (a new fit): an array or ``Rows`` read batch by batch.
+
+        See ``npae.streaming``: memory maps, Dask arrays, ``ScaledArray`` and
+        large integer arrays are converted and checked one batch at a time.
+        """
         owner = type(self).__name__
         if reset:
-            return check_array(X, owner, ndim=self._input_ndim, dtype=self.dtype)
+            return as_rows(X, owner, ndim=self._input_ndim, dtype=self.dtype)
         check_is_fitted(self, "network_")
         return check_array(X, owner, ndim=self._input_ndim, dtype=self.dtype_,
                            n_features=self.input_shape_)
@@ -193,6 +200,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             delattr(self, name)
         self._rng = rng
         self._checkpointing = checkpointing
+        self._optimizer = None  # partial_fit's, from the training to come
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -282,13 +290,18 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             n_val = min(X.shape[0] - 1, max(1, round(self.validation_fraction * X.shape[0])))
             order = self._rng.permutation(X.shape[0])
             val, tr = order[:n_val], order[n_val:]
-            X, Y, validation = X[tr], Y[tr], (X[val], Y[val])
+            validation = _take_rows(X, Y, val)
+            X, Y = _take_rows(X, Y, tr)
+        optimizer = self._make_optimizer(network)
+        if network is self.network_:  # partial_fit continues with its state
+            self._optimizer = optimizer
         trainer = Trainer(
-            network, self._make_optimizer(network), step, evaluate,
+            network, optimizer, step, evaluate,
             epochs=epochs, batch_size=self.batch_size, rng=self._rng,
             early_stopping=self.early_stopping, patience=self.patience,
             callbacks=callbacks, verbose=self.verbose,
-            description=description or type(self).__name__, check_final=True,
+            description=description or type(self).__name__,
+            check_final=self._final_check(network),
         )
         trainer.history = self.history_ = History(self.history_)
         if saved is not None:
@@ -304,10 +317,101 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             warn_not_converged(owner, epochs, self.tol, self.n_iter_no_change)
         return history
 
+    def _final_check(self, network):
+        """How the ``Trainer`` tests the final weights of ``network`` (its ``check_final``).
+
+        While ``offset_`` is being set (``_setting_offset``), the pass that
+        scores the training rows, which serves both; else the training loss.
+        """
+        scoring = getattr(self, "_scoring", None)
+        return scoring if scoring is not None and network is self.network_ else True
+
+    @contextmanager
+    def _setting_offset(self, X):
+        """Nothing to set here; outlier detectors set ``offset_`` (``npae.anomaly``)."""
+        yield
+
+    def _check_targets(self, Y, n_samples):
+        """The training targets for ``n_samples`` rows: None, the model reconstructs its input.
+
+        Supervised models (``UNet``) validate their masks or labels here.
+        """
+        return None
+
+    # -- training on more rows ----------------------------------------------------------
+    def partial_fit(self, X, y=None):
+        """One pass of training over the rows of ``X``; returns ``self``.
+
+        scikit-learn's incremental learning: call it on one block of rows
+        after another (rows that do not fit in memory, a stream, or
+        ``dask_ml.wrappers.Incremental``). The first call on an unfitted
+        model validates the hyperparameters and builds the networks, as
+        ``fit`` does; later calls require the input shape seen first and
+        continue from the weights, the optimizer's state (Adam's moments,
+        SGD's velocity; after ``fit``, the state ``fit`` ended with) and the
+        generator. Each call shuffles its rows, takes one step per batch and
+        appends its mean loss to ``history_["loss"]``; ``n_iter_`` counts
+        the passes. ``epochs``, ``validation_fraction``, ``early_stopping``
+        and ``n_iter_no_change`` do not apply: one call is one pass. A
+        ``StackedAutoencoder`` trains end to end here (no greedy
+        pretraining).
+
+        Parameters
+        ----------
+        X : array-like, np.memmap, Dask array or ``npae.ScaledArray``
+            Rows of the shape the model was built for; converted and checked
+            one batch at a time (see ``npae.streaming``).
+        y : ignored by the autoencoders; a ``UNet``'s masks or labels
+
+        Notes
+        -----
+        An outlier detector's ``offset_`` after ``partial_fit`` is the
+        ``contamination`` quantile of the scores of the rows of the latest
+        call, under the weights that call ended with: a threshold from the
+        newest data, as good as that block is large. For a threshold over
+        more rows, compute the quantile yourself:
+        ``np.percentile(model.score_samples(X_ref), 100 * contamination)``.
+        """
+        first = not hasattr(self, "network_")
+        if first:
+            X = self._initialize(X)
+        else:
+            X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
+                        n_features=self.input_shape_)
+        Y = self._check_targets(y, X.shape[0])
+        optimizer = getattr(self, "_optimizer", None)
+        if optimizer is None:
+            optimizer = self._optimizer = self._make_optimizer(self.network_)
+        self.history_ = History(getattr(self, "history_", None) or {"loss": []})
+        with self._setting_offset(X):
+            trainer = Trainer(
+                self.network_, optimizer, self._step, self._evaluate,
+                epochs=1, batch_size=self.batch_size, rng=self._rng,
+                verbose=0, check_final=self._final_check(self.network_))
+            trainer.history = self.history_
+            try:
+                trainer.fit(X, Y)
+            finally:
+                self.n_iter_ = len(self.history_.get("loss", ()))
+        self._checkpointing = None
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+def _take_rows(X, Y, index):
+    """Rows ``index`` of ``X`` and of the targets ``Y`` (the very same object for an autoencoder).
+
+    ``Rows`` are only indexed (``Rows.subset``): nothing is read yet.
+    """
+    def take(array):
+        return array.subset(index) if isinstance(array, Rows) else array[index]
+
+    part = take(X)
+    return (part, part) if Y is X else (part, take(Y))
 
 
 def _largest_int(value):

@@ -7,6 +7,7 @@ from npae.layers.activations import ACTIVATIONS
 from npae.losses import LOSSES
 from npae.models.base import BaseAutoencoder
 from npae.network import Sequential, dense_blocks, mlp
+from npae.streaming import Rows
 from npae.train import Callback
 
 
@@ -182,7 +183,7 @@ class StackedAutoencoder(BaseAutoencoder):
                     for key, values in stage_history.items():
                         name = f"pretrain_{i}" if key == "loss" else f"pretrain_{i}_{key}"
                         history[name] = list(values)
-                    codes = Sequential(encoder_groups[i]).forward(codes, training=False)
+                    codes = _encode(Sequential(encoder_groups[i]), codes)
             self.history_ = {"loss": []}
             finetune = self._train(self.network_, self._step, self._evaluate, X,
                                    epochs=self.finetune_epochs, callbacks=callbacks or (),
@@ -190,6 +191,14 @@ class StackedAutoencoder(BaseAutoencoder):
             self.history_ = {**history, **{key: list(values) for key, values in finetune.items()}}
         self._checkpointing = None  # done: let go of its records and weights
         return self
+
+
+def _encode(encoder, X):
+    """``encoder``'s codes of ``X``: at once for an array, as they are read for ``Rows``."""
+    if isinstance(X, Rows):
+        return X.map(lambda rows: encoder.forward(rows, training=False),
+                     encoder.output_shape(X.shape[1:]))
+    return encoder.forward(X, training=False)
 
 
 def _dense_groups(network):

@@ -1,0 +1,120 @@
+"""Tests of npae.streaming: fit converts and checks one batch at a time, with the same results."""
+
+import numpy as np
+import pytest
+from test_reliability import NAMES, make_tiny, same_arrays, tiny_data, tiny_targets, weights
+
+import npae
+from npae.streaming import BLOCK_BYTES, Rows, ScaledArray, as_rows
+
+TRAINED = sorted(set(NAMES) - {"PCA"})
+
+
+def memmap_of(tmp_path, X, name="x.npy"):
+    np.save(tmp_path / name, X)
+    return np.load(tmp_path / name, mmap_mode="r")
+
+
+def fitted(name, X, **params):
+    X_in = tiny_data(name, n=len(X)) if X is None else X
+    return make_tiny(name, **params).fit(X_in, *tiny_targets(name, np.asarray(X_in)))
+
+
+@pytest.mark.parametrize("name", TRAINED)
+@pytest.mark.parametrize("params", [{}, {"validation_fraction": 0.25, "early_stopping": True}])
+def test_streamed_rows_train_bit_for_bit_like_the_array(tmp_path, name, params):
+    """A wrapped array (not an ndarray) and a memory map give the plain array's weights exactly."""
+    X = tiny_data(name, n=24)
+    plain = fitted(name, X, **params)
+    wrapped = fitted(name, ScaledArray(X, 1.0), **params)
+    mapped = fitted(name, memmap_of(tmp_path, X), **params)
+    for model in (wrapped, mapped):
+        assert same_arrays(weights(model), weights(plain))
+        assert model.history_ == plain.history_
+        if name != "UNet":
+            assert model.offset_ == plain.offset_
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_uint8_memmap_with_scale_equals_the_scaled_array_in_memory(tmp_path, dtype):
+    images = np.random.default_rng(0).integers(0, 256, size=(40, 12), dtype=np.uint8)
+    mapped = memmap_of(tmp_path, images)
+    in_memory = images.astype(dtype) * np.asarray(1 / 255, dtype=dtype)
+    params = dict(hidden_sizes=(5,), code_size=2, epochs=2, batch_size=8, random_state=0)
+    a = npae.Autoencoder(**params).fit(in_memory)
+    b = npae.Autoencoder(**params).fit(ScaledArray(mapped, 1 / 255, dtype=dtype))
+    assert b.dtype_ == np.dtype(dtype)
+    assert same_arrays(weights(a), weights(b))
+    np.testing.assert_array_equal(a.score_samples(in_memory), b.score_samples(in_memory))
+
+
+def test_a_large_integer_array_is_converted_a_batch_at_a_time():
+    n = BLOCK_BYTES // 6 + 8  # more than one block of float64 rows of 6 features
+    X = np.random.default_rng(0).integers(0, 3, size=(n, 6), dtype=np.int8)
+    rows = as_rows(X, "test")
+    assert isinstance(rows, Rows) and rows.dtype == np.float64 and rows.shape == X.shape
+    np.testing.assert_array_equal(rows[np.array([5, 1, n - 1])], X[[5, 1, n - 1]])
+    assert sum(len(b) for b in rows.blocks()) == n and rows.block_rows < n
+
+
+def test_rows_of_a_memmap_come_back_in_the_order_asked(tmp_path):
+    X = np.arange(60, dtype=np.float32).reshape(20, 3)
+    rows = as_rows(memmap_of(tmp_path, X), "test")
+    index = np.array([7, 2, 19, 2, 0])
+    np.testing.assert_array_equal(rows[index], X[index])
+    np.testing.assert_array_equal(rows.subset(np.array([3, 1]))[np.array([1, 0])], X[[1, 3]])
+
+
+def test_nan_in_a_streamed_batch_is_named_with_its_row(tmp_path):
+    X = np.random.default_rng(0).uniform(size=(30, 4))
+    X[17, 2] = np.nan
+    model = npae.Autoencoder(hidden_sizes=(3,), code_size=2, epochs=1, batch_size=30,
+                             random_state=0)
+    with pytest.raises(ValueError, match="expected finite input, got NaN or inf in row 17"):
+        model.fit(memmap_of(tmp_path, X))
+
+
+@pytest.mark.parametrize("bad, error, message", [
+    (np.zeros((4, 3), dtype=np.complex128), TypeError, "real numeric array"),
+    (np.zeros((4,)), ValueError, r"expected a 2-d array, got shape \(4,\)"),
+    (np.zeros((0, 3)), ValueError, "at least one sample"),
+])
+def test_a_streamed_input_is_checked_for_shape_and_dtype_before_training(tmp_path, bad, error,
+                                                                          message):
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(error, match=message):
+        npae.Autoencoder(epochs=1).fit(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+
+
+def test_a_memmap_of_other_features_is_refused_by_partial_fit(tmp_path):
+    model = npae.Autoencoder(hidden_sizes=(3,), code_size=2, epochs=1, random_state=0)
+    model.fit(tiny_data("Autoencoder", n=12))
+    with pytest.raises(ValueError, match="X has 5 features, but Autoencoder is expecting 6"):
+        model.partial_fit(memmap_of(tmp_path, np.zeros((8, 5))))
+
+
+def test_scaled_array_refuses_what_it_cannot_scale():
+    with pytest.raises(TypeError, match="scale must be a finite number"):
+        ScaledArray(np.zeros((2, 2)), "1/255")
+    with pytest.raises(TypeError, match="expected an array"):
+        ScaledArray([[1, 2]], 0.5)
+    with pytest.raises(TypeError, match="real or integer array, got dtype <U1"):
+        ScaledArray(np.array([["a"]]), 0.5)
+
+
+def test_reading_a_memmap_hands_its_pages_back(tmp_path, monkeypatch):
+    """The pages read are dropped from the process every BLOCK_BYTES (madvise DONTNEED)."""
+    import mmap
+
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        pytest.skip("this platform has no madvise(MADV_DONTNEED)")
+    monkeypatch.setattr("npae.streaming.BLOCK_BYTES", 4096)
+    X = np.random.default_rng(0).uniform(size=(400, 16))
+    rows = as_rows(memmap_of(tmp_path, X), "test")
+    released = []
+    original = rows._mmap.madvise
+    monkeypatch.setattr(rows, "_mmap", type("M", (), {
+        "madvise": lambda self, *args: released.append(args) or original(*args)})())
+    blocks = list(rows.blocks())
+    assert len(released) >= len(blocks) - 1 > 1
+    np.testing.assert_array_equal(np.concatenate(blocks), X)
