@@ -23,6 +23,7 @@ from npae.models import (
     StackedAutoencoder,
     UNet,
 )
+from npae.streaming import ScaledArray
 
 __all__ = [
     "BACKENDS",
@@ -45,6 +46,7 @@ __all__ = [
     "GradientNormLogger",
     "LinearAutoencoder",
     "PCA",
+    "ScaledArray",
     "SparseAutoencoder",
     "StackedAutoencoder",
     "UNet",

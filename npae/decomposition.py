@@ -5,6 +5,13 @@ smallest squared reconstruction error, and that error is the sum of the
 discarded eigenvalues of the covariance. It is computed here in closed form,
 from either the SVD of the centred data or the eigendecomposition of the
 covariance, with the same sign convention as scikit-learn.
+
+The covariance also comes from mergeable statistics: the count, the mean and
+the centred scatter matrix of each block of rows, merged with the parallel
+formula of Chan, Golub and LeVeque. That is how ``PCA`` reads data larger
+than memory (memory maps, ``npae.ScaledArray``; ``npae.streaming``), learns
+from one block at a time (``partial_fit``) and runs on a Dask cluster (each
+chunk's statistics are a Dask task), all exactly.
 """
 
 import numbers
@@ -15,9 +22,10 @@ import scipy.linalg.blas
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from npae._validation import check_array, check_choice
-from npae.anomaly import ReconstructionOutlierMixin, check_contamination
+from npae._validation import NonFiniteInputError, check_array, check_choice
+from npae.anomaly import ReconstructionOutlierMixin, check_contamination, offset_from_scores
 from npae.io import SaveLoadMixin
+from npae.streaming import Rows, _is_dask, as_rows, require_dask
 
 SOLVERS = ("auto", "svd", "covariance_eigh")
 
@@ -65,29 +73,116 @@ def _centred_gram(X, mean, block_rows=1024):
     return gram
 
 
+def _symmetric(lower):
+    """The full symmetric matrix of which ``lower`` holds the lower triangle."""
+    return np.tril(lower) + np.tril(lower, -1).T
+
+
+def block_statistics(block):
+    """``(count, mean, scatter)`` of a block of rows, ``scatter = (X - mean)^T (X - mean)``.
+
+    The statistics ``merge_statistics`` combines; ``block`` is converted
+    to float64 unless it is float32, and must be finite.
+    """
+    block = np.asarray(block)
+    block = block if block.dtype in (np.float32, np.float64) else block.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = block.sum()
+    if not (np.isfinite(total) or np.isfinite(block).all()):
+        raise NonFiniteInputError("PCA expected finite input, got input containing NaN or inf")
+    if len(block) == 0:
+        d = block.shape[1]
+        return 0, np.zeros(d, block.dtype), np.zeros((d, d), block.dtype)
+    mean = block.mean(axis=0)
+    return len(block), mean, _symmetric(_centred_gram(block, mean))
+
+
+def merge_statistics(a, b):
+    """The statistics of two blocks of rows together (Chan, Golub and LeVeque, 1979).
+
+    With ``delta = mean_b - mean_a`` and ``n = n_a + n_b``:
+    ``mean = mean_a + delta n_b / n`` and
+    ``scatter = scatter_a + scatter_b + delta delta^T n_a n_b / n``, exact
+    (no sum of squares about the origin, so no loss of digits far from it).
+    """
+    (n_a, mean_a, scatter_a), (n_b, mean_b, scatter_b) = a, b
+    if n_a == 0 or n_b == 0:
+        return b if n_a == 0 else a
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    mean = mean_a + delta * (n_b / n)
+    scatter = scatter_a + scatter_b + np.outer(delta, delta) * (n_a * n_b / n)
+    return n, mean, scatter
+
+
+def _rows_statistics(X):
+    """The statistics of ``Rows``, block by block."""
+    total = (0, None, None)
+    for block in X.blocks():
+        total = merge_statistics(total, block_statistics(block))
+    return total
+
+
+def _dask_statistics(X):
+    """The statistics of a Dask array: one Dask task per chunk of rows, merged as a tree."""
+    import dask
+
+    parts = [dask.delayed(block_statistics)(chunk) for chunk in X.to_delayed().ravel()]
+    while len(parts) > 1:
+        merged = [dask.delayed(merge_statistics)(a, b) for a, b in zip(parts[::2], parts[1::2])]
+        parts = merged + parts[len(merged) * 2:]
+    return dask.compute(parts[0])[0]
+
+
+def squared_residuals(block, mean, components):
+    """``||x - mean||^2 - ||z||^2`` per row, ``z = (x - mean) V_k^T``: the squared distance
+    of each row to the principal subspace (Pythagoras), in float64.
+    """
+    block = np.asarray(block)
+    centred = block.astype(mean.dtype, copy=False) - mean
+    z = centred @ components.T
+    squared = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
+    return np.maximum(squared - np.einsum("ij,ij->i", z, z, dtype=np.float64), 0)
+
+
+def _spectrum_of_scatter(scatter, n_samples):
+    """Variances and axes, largest first, from the centred scatter matrix (its eigh)."""
+    eigenvalues, V = scipy.linalg.eigh(scatter / (n_samples - 1), lower=True, driver="evd")
+    # round-off can leave the smallest eigenvalues slightly negative
+    return np.maximum(eigenvalues[::-1], 0), _flip_signs(V[:, ::-1].T)
+
+
 def _spectrum(X, mean, solver):
     """All variances and principal axes of ``X - mean``, largest first.
 
-    Returns ``variances`` (r,) and ``Vt`` (r, d), with r = min(n, d) for the
-    SVD and r = d for the covariance eigh, where
-    ``variances = S**2 / (n - 1)`` are the eigenvalues of the covariance
-    ``C = Xc^T Xc / (n - 1)`` of ``Xc = X - mean`` and the rows of ``Vt`` its
-    eigenvectors.
+    Returns ``variances`` (r,), ``Vt`` (r, d) and the scatter ``Xc^T Xc``
+    (d, d), with r = min(n, d) for the SVD and r = d for the covariance
+    eigh, where ``variances = S**2 / (n - 1)`` are the eigenvalues of the
+    covariance ``C = Xc^T Xc / (n - 1)`` of ``Xc = X - mean`` and the rows of
+    ``Vt`` its eigenvectors.
     """
     n_samples = X.shape[0]
     if solver == "svd":
         # Xc = U S Vt,  C = V S^2 Vt / (n - 1)
         _, S, Vt = scipy.linalg.svd(X - mean, full_matrices=False)
         variances = S**2 / (n_samples - 1)
-    else:
-        # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
-        C = _centred_gram(X, mean)
-        C /= n_samples - 1
-        eigenvalues, V = scipy.linalg.eigh(C, lower=True, overwrite_a=True, driver="evd")
-        # round-off can leave the smallest eigenvalues slightly negative
-        variances = np.maximum(eigenvalues[::-1], 0)
-        Vt = V[:, ::-1].T
-    return variances, _flip_signs(Vt)
+        return variances, _flip_signs(Vt), (Vt.T * S**2) @ Vt
+    # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
+    scatter = _symmetric(_centred_gram(X, mean))
+    return (*_spectrum_of_scatter(scatter, n_samples), scatter)
+
+
+def _dask_rows(X, width):
+    """A Dask array checked as PCA's input, one chunk across the features."""
+    require_dask("PCA on a Dask array")
+    if X.ndim != 2:
+        raise ValueError(f"PCA expected a 2-d array, got shape {X.shape}")
+    if np.dtype(X.dtype).kind not in "fiub":
+        raise TypeError(f"PCA expected a real numeric array, got dtype {X.dtype}")
+    if width is not None and X.shape[1] != width:
+        raise ValueError(f"X has {X.shape[1]} features, but PCA is expecting {width} features "
+                         "as input")
+    return X.rechunk({1: -1})
 
 
 def _check_2d(X, dtype=None, width=None):
@@ -179,8 +274,17 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
     n_components_ : int
     n_features_in_ : int
     n_samples_ : int
+    scatter_ : ndarray of shape (n_features, n_features)
+        The centred scatter matrix ``sum_i (x_i - mean_)(x_i - mean_)^T`` of
+        the training rows (``(n_samples_ - 1)`` times their covariance):
+        with ``n_samples_`` and ``mean_``, what ``partial_fit`` merges new
+        rows into.
     offset_ : float
-        ``decision_function = score_samples - offset_``.
+        ``decision_function = score_samples - offset_``. Set by ``fit``
+        from the training rows' squared distances to the principal
+        subspace, ``||x - mean||^2 - ||z||^2`` per row divided by
+        ``n_features`` (the SVD gives them without another pass over X);
+        after ``partial_fit``, from the rows of the latest call.
 
     Notes
     -----
@@ -230,34 +334,118 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
     def fit(self, X, y=None):
         """Fit the principal axes to ``X`` of shape (n_samples, n_features).
 
+        ``X`` may be an array, a ``np.memmap`` or ``npae.ScaledArray`` (read
+        block by block, through the covariance) or a Dask array (each
+        chunk's statistics computed as a Dask task, on a cluster if a
+        ``dask.distributed`` client is active; needs ``pip install 'npae[dask]'``).
+
         Returns
         -------
         self : PCA
         """
         check_choice(self.solver, "solver", "PCA", SOLVERS)
         check_contamination(self.contamination, "PCA")
-        X = _check_2d(X)
+        if _is_dask(X):
+            return self._fit_dask(X)
+        X = as_rows(X, "PCA")
         n_samples, n_features = X.shape
+        self._check_enough_samples(n_samples)
+        k = self._check_n_components(n_samples, n_features)
+        solver = self.solver
+        if solver == "auto":
+            solver = "covariance_eigh" if isinstance(X, Rows) else _choose_solver(*X.shape)
+        if isinstance(X, Rows) and solver == "svd":
+            X = np.asarray(X)  # the SVD needs all of the centred data at once
+        with np.errstate(over="ignore", invalid="ignore"):
+            if isinstance(X, Rows):
+                _, mean, scatter = _rows_statistics(X)
+                variances, Vt = _spectrum_of_scatter(scatter, n_samples)
+            else:
+                mean = X.mean(axis=0)
+                variances, Vt, scatter = _spectrum(X, mean, solver)
+        self._set_spectrum(k, n_samples, mean, scatter, variances, Vt, lambda: "" if isinstance(
+            X, Rows) else f"values up to {np.abs(X).max():.3g}")
+        self._set_offset(X)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """Add the rows of ``X`` to what the model has seen; returns ``self``.
+
+        Exact: the statistics of ``X`` (count, mean, centred scatter) are
+        merged into ``n_samples_``, ``mean_`` and ``scatter_``
+        (``merge_statistics``) and the axes recomputed from the merged
+        covariance, so after any sequence of calls the model equals a
+        ``fit`` on all the rows, to round-off. The first call on an
+        unfitted model starts from nothing (scikit-learn's convention, as in
+        ``IncrementalPCA``); ``n_components`` must then not exceed the
+        features; ``X`` may be a memory map, a ``ScaledArray`` or a Dask
+        array, as in ``fit``.
+
+        ``offset_`` afterwards is the ``contamination`` quantile of the
+        scores of this call's rows under the updated axes: a threshold from
+        the newest block. For one over more rows, use
+        ``np.percentile(pca.score_samples(X_ref), 100 * contamination)``.
+        """
+        check_choice(self.solver, "solver", "PCA", SOLVERS)
+        check_contamination(self.contamination, "PCA")
+        first = not hasattr(self, "scatter_")
+        if not first:
+            check_is_fitted(self)
+        dtype = None if first else self.scatter_.dtype
+        width = None if first else self.n_features_in_
+        if _is_dask(X):
+            X = _dask_rows(X, width)
+            statistics = _dask_statistics(X)
+        else:
+            X = as_rows(X, "PCA", dtype=dtype, n_features=width)
+            statistics = _rows_statistics(X) if isinstance(X, Rows) else block_statistics(X)
+        if not first:
+            statistics = merge_statistics((self.n_samples_, self.mean_, self.scatter_),
+                                          statistics)
+        n_samples, mean, scatter = statistics
+        self._check_enough_samples(n_samples)
+        k = self._check_n_components(n_samples, X.shape[1])
+        variances, Vt = _spectrum_of_scatter(scatter, n_samples)
+        self._set_spectrum(k, n_samples, mean, scatter, variances, Vt, lambda: "")
+        self._set_offset(X)
+        return self
+
+    def _fit_dask(self, X):
+        """``fit`` on a Dask array: per-chunk statistics and residuals as Dask tasks."""
+        X = _dask_rows(X, None)
+        n_samples, n_features = X.shape
+        self._check_enough_samples(n_samples)
+        k = self._check_n_components(n_samples, n_features)
+        _, mean, scatter = _dask_statistics(X)
+        variances, Vt = _spectrum_of_scatter(scatter, n_samples)
+        self._set_spectrum(k, n_samples, mean, scatter, variances, Vt, lambda: "")
+        self._set_offset(X)
+        return self
+
+    @staticmethod
+    def _check_enough_samples(n_samples):
         if n_samples < 2:
             raise ValueError(
                 f"PCA needs at least 2 samples to estimate a variance, got n_samples = "
                 f"{n_samples}"
             )
-        k = self._check_n_components(n_samples, n_features)
-        solver = self.solver
-        if solver == "auto":
-            solver = _choose_solver(n_samples, n_features)
 
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.mean_ = X.mean(axis=0)
-            variances, Vt = _spectrum(X, self.mean_, solver)
-        if not (np.isfinite(self.mean_).all() and np.isfinite(variances).all()
+    def _set_spectrum(self, k, n_samples, mean, scatter, variances, Vt, values):
+        """Set the fitted attributes from the mean, scatter and spectrum of ``n_samples`` rows.
+
+        ``values()`` describes the data for the overflow message.
+        """
+        if not (np.isfinite(mean).all() and np.isfinite(variances).all()
                 and np.isfinite(Vt).all()):
+            described = values()
             raise ValueError(
-                f"PCA: the data's mean or variance overflows {X.dtype} (values up to "
-                f"{np.abs(X).max():.3g}): scale the data (e.g. divide by its largest value)"
+                f"PCA: the data's mean or variance overflows {mean.dtype}"
+                f"{f' ({described})' if described else ''}: scale the data "
+                "(e.g. divide by its largest value)"
             )
-
+        n_features = mean.shape[0]
+        self.mean_ = mean
+        self.scatter_ = scatter
         self.n_features_in_ = n_features
         self.n_samples_ = n_samples
         self.n_components_ = k
@@ -271,8 +459,44 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
         n_discarded = min(n_samples, n_features) - k
         self.discarded_variance_ = discarded_variance(variances, k)
         self.noise_variance_ = self.discarded_variance_ / n_discarded if n_discarded else 0.0
-        self._set_offset(X)
-        return self
+
+    def _residuals(self, X):
+        """``squared_residuals`` of every row of ``X``: an array, ``Rows`` or a Dask array.
+
+        In blocks (no centred copy of X); a Dask array's as Dask tasks.
+        """
+        mean, components = self.mean_, self.components_
+        if _is_dask(X):
+            return X.map_blocks(squared_residuals, mean, components, drop_axis=1,
+                                dtype=np.float64).compute()
+        chunks = X.blocks() if isinstance(X, Rows) else (
+            X[start:start + 1024] for start in range(0, len(X), 1024))
+        return np.concatenate([squared_residuals(block, mean, components) for block in chunks])
+
+    def score_samples(self, X):
+        """Minus the mean squared reconstruction error of each row; higher is more normal.
+
+        In closed form, ``-(||x - mean||^2 - ||z||^2) / n_features`` with
+        ``z = transform(x)`` (Pythagoras: ``x_hat - mean`` is the projection
+        of ``x - mean``), without reconstructing X; ``fit`` scores its
+        training rows the same way for ``offset_``. ``X`` may be a memory
+        map, ``ScaledArray`` or Dask array (scored block by block).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), float64
+        """
+        check_is_fitted(self)
+        if _is_dask(X):
+            X = _dask_rows(X, self.n_features_in_)
+        else:
+            X = as_rows(X, "PCA", dtype=self.components_.dtype, n_features=self.n_features_in_)
+        return -self._residuals(X) / self.n_features_in_
+
+    def _set_offset(self, X):
+        """``offset_`` from the scores of the training rows ``X`` (validated; one pass)."""
+        scores = -self._residuals(X) / self.n_features_in_
+        self.offset_ = offset_from_scores(scores, self.contamination)
 
     def _validate(self, X):
         """Check that PCA is fitted and ``X`` has its features; the array in its dtype."""

@@ -118,3 +118,19 @@ def test_reading_a_memmap_hands_its_pages_back(tmp_path, monkeypatch):
     blocks = list(rows.blocks())
     assert len(released) >= len(blocks) - 1 > 1
     np.testing.assert_array_equal(np.concatenate(blocks), X)
+
+
+@pytest.mark.parametrize("k", [2, None])
+def test_pca_on_a_uint8_memmap_read_in_blocks_equals_pca_in_memory(tmp_path, monkeypatch, k):
+    monkeypatch.setattr("npae.streaming.BLOCK_BYTES", 8 * 12 * 50)  # 50 rows a block
+    images = np.random.default_rng(0).integers(0, 256, size=(333, 12), dtype=np.uint8)
+    mapped = ScaledArray(memmap_of(tmp_path, images), 1 / 255)
+    in_memory = images * (1 / 255)
+    streamed, full = npae.PCA(k).fit(mapped), npae.PCA(k, solver="covariance_eigh").fit(in_memory)
+    for name in ("components_", "mean_", "explained_variance_", "scatter_"):
+        np.testing.assert_allclose(getattr(streamed, name), getattr(full, name), rtol=0,
+                                   atol=1e-12, err_msg=name)
+    # k=None keeps every axis: the residuals are round-off, hence the absolute tolerance
+    assert streamed.offset_ == pytest.approx(full.offset_, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(streamed.score_samples(mapped), full.score_samples(in_memory),
+                               rtol=1e-10, atol=1e-12)

@@ -128,6 +128,17 @@ class LinearAutoencoder(BaseAutoencoder):
         self._checkpointing = None  # done: let go of its records and weights
         return self
 
+    def partial_fit(self, X, y=None):
+        """One pass of gradient descent over ``X``, whatever ``solver``; returns ``self``.
+
+        See ``TrainedEstimator.partial_fit``; ``components_`` follows the
+        decoder. For the exact subspace from blocks of rows, use
+        ``npae.PCA.partial_fit``.
+        """
+        super().partial_fit(X)
+        self.components_ = self._subspace()
+        return self
+
     def _subspace(self):
         """Orthonormal rows spanning the decoder's row space."""
         basis = orth(self.decoder_.layers[0].params["W"].T.astype(np.float64))
