@@ -82,9 +82,8 @@ def test_partial_fit_builds_then_continues(name):
     targets = tiny_targets(name, X)
     model = make_tiny(name).partial_fit(X, *targets)
     assert model.n_iter_ == 1 and len(model.history_["loss"]) == 1
-    optimizer = model._optimizer
     model.partial_fit(X, *targets)
-    assert model.n_iter_ == 2 and model._optimizer is optimizer
+    assert model.n_iter_ == 2
     for method in ("score_samples", "predict") if name != "UNet" else ("predict",):
         assert np.isfinite(getattr(model, method)(X)).all()
 
@@ -107,3 +106,17 @@ def test_partial_fit_after_fit_continues_with_the_optimizer_state_fit_ended_with
     a = make_tiny("Autoencoder", epochs=3).fit(X)
     b = make_tiny("Autoencoder", epochs=2).fit(X).partial_fit(X)
     assert same_arrays(weights(a), weights(b)) and b.n_iter_ == 3
+
+
+def test_a_copied_or_pickled_model_continues_like_the_original():
+    """dask-ml's Incremental moves the model between workers: its optimizer state must travel."""
+    import copy
+    import pickle
+
+    X = tiny_data("Autoencoder", n=24)
+    model = make_tiny("Autoencoder").partial_fit(X[:12])
+    copied = copy.deepcopy(model).partial_fit(X[12:])
+    pickled = pickle.loads(pickle.dumps(model)).partial_fit(X[12:])
+    model.partial_fit(X[12:])
+    assert same_arrays(weights(copied), weights(model))
+    assert same_arrays(weights(pickled), weights(model))

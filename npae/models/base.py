@@ -200,7 +200,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             delattr(self, name)
         self._rng = rng
         self._checkpointing = checkpointing
-        self._optimizer = None  # partial_fit's, from the training to come
+        self._optimizer_state = None  # partial_fit continues from it (see _run_training)
         self.dtype_ = X.dtype
         self.input_shape_ = tuple(X.shape[1:])
         self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -293,8 +293,6 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             validation = _take_rows(X, Y, val)
             X, Y = _take_rows(X, Y, tr)
         optimizer = self._make_optimizer(network)
-        if network is self.network_:  # partial_fit continues with its state
-            self._optimizer = optimizer
         trainer = Trainer(
             network, optimizer, step, evaluate,
             epochs=epochs, batch_size=self.batch_size, rng=self._rng,
@@ -310,6 +308,8 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             history = trainer.fit(X, Y, validation_data=validation)
         finally:  # also after a divergence or Ctrl-C: the epochs the kept weights had
             self.n_iter_ = len(trainer.history.get("loss", ()))
+            if network is self.network_:
+                self._keep_optimizer_state(optimizer)
         if checkpointing is not None:
             checkpointing.end_call(history)
         if convergence is not None and not trainer.stop_training:
@@ -379,9 +379,9 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
             X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
                         n_features=self.input_shape_)
         Y = self._check_targets(y, X.shape[0])
-        optimizer = getattr(self, "_optimizer", None)
-        if optimizer is None:
-            optimizer = self._optimizer = self._make_optimizer(self.network_)
+        optimizer = self._make_optimizer(self.network_)
+        if getattr(self, "_optimizer_state", None) is not None:
+            optimizer.load_state_dict(self._optimizer_state)
         self.history_ = History(getattr(self, "history_", None) or {"loss": []})
         with self._setting_offset(X):
             trainer = Trainer(
@@ -393,8 +393,18 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
                 trainer.fit(X, Y)
             finally:
                 self.n_iter_ = len(self.history_.get("loss", ()))
+                self._keep_optimizer_state(optimizer)
         self._checkpointing = None
         return self
+
+    def _keep_optimizer_state(self, optimizer):
+        """Keep the state (moments, velocity) the next ``partial_fit`` continues from.
+
+        A copy, not the optimizer: the optimizer holds views of the weights,
+        which a copy of the estimator (pickle, ``copy.deepcopy``, dask-ml's
+        ``Incremental``) would turn into arrays of their own.
+        """
+        self._optimizer_state = optimizer.state_dict()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
