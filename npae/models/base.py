@@ -543,6 +543,15 @@ class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixi
         self._checkpointing = None  # done: let go of its records and weights
         return self
 
+    def _mean_code(self, X):
+        """The mean of ``transform(X)`` over the rows, block by block for streamed input."""
+        X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
+                    n_features=self.input_shape_)
+        if not isinstance(X, Rows):
+            return self.transform(X).mean(axis=0)
+        total = sum(self.transform(block).sum(axis=0) for block in X.blocks())
+        return total / len(X)
+
     # -- using a fitted model ---------------------------------------------------
     def transform(self, X):
         """The code ``f(x)`` of each row of ``X``."""

@@ -163,7 +163,7 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
                         checkpoint_every=checkpoint_every, resume=resume)
         except (FloatingPointError, KeyboardInterrupt):
             # Training stopped with the last good weights: the model stays usable, whole.
-            self.mean_activation_ = self.transform(X).mean(axis=0)
+            self.mean_activation_ = self._mean_code(X)
             raise
-        self.mean_activation_ = self.transform(X).mean(axis=0)
+        self.mean_activation_ = self._mean_code(X)
         return self
