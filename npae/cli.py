@@ -91,10 +91,46 @@ def _parse_overrides(pairs):
     return out
 
 
+def _load_npy(path, test_size):
+    """A ``.npy`` file as memory-mapped rows, split by position: the last rows are held out.
+
+    Nothing is read until training reads it, batch by batch (``npae.streaming``);
+    uint8 data is scaled to [0, 1] as it is read (``npae.ScaledArray``). The
+    held-out rows (``test_size``) are read into memory to be scored. The rows
+    are not shuffled here (the estimators shuffle their batches): shuffle a
+    file sorted by class before. There are no labels.
+    """
+    from npae.streaming import ScaledArray
+
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"cannot read {path!r} as a .npy array: {error}") from None
+    if X.ndim not in (2, 3, 4) or len(X) < 2:
+        raise CLIError(f"{path!r} holds an array of shape {X.shape}; expected rows "
+                       "(N, features), images (N, H, W) or (N, C, H, W), N >= 2")
+    n_test = min(len(X) - 1, max(1, int(np.ceil(test_size * len(X)))))
+    if X.ndim == 2:
+        side = int(np.sqrt(X.shape[1]))
+        image_shape = (1, side, side) if side * side == X.shape[1] else (1, 1, X.shape[1])
+    else:
+        image_shape = (1, *X.shape[1:]) if X.ndim == 3 else X.shape[1:]
+    X = X.reshape(len(X), -1)
+    train, test = X[:len(X) - n_test], np.array(X[len(X) - n_test:])
+    if X.dtype == np.uint8:
+        train, test = ScaledArray(train, 1 / 255), test * (1 / 255)
+    return train, test, None, None, tuple(image_shape)
+
+
 def _load_data(name, seed, test_size, download=False):
-    """Train/test split of a dataset as flat rows plus labels and image shape."""
+    """Train/test split of a dataset as flat rows plus labels and image shape.
+
+    A path ending in ``.npy`` is a user's array, memory-mapped (``_load_npy``).
+    """
     from npae import datasets
 
+    if name.endswith(".npy"):
+        return _load_npy(name, test_size)
     if name == "digits":
         X, y, image_shape = datasets.load_digits()
     elif name == "mnist-sample":
@@ -115,6 +151,11 @@ def _load_data(name, seed, test_size, download=False):
 def _as_images(image_shape):
     """Reshape rows into (N, *image_shape) tensors for the convolutional models."""
     return lambda X: np.asarray(X).reshape((-1, *image_shape))
+
+
+def _as_rows(X):
+    """Rows as they are: an array, or a memory map that training reads batch by batch."""
+    return X
 
 
 def _held_out_mse(model, X):
@@ -158,7 +199,7 @@ def cmd_compare(args):
             if args.epochs is not None and name != "pca":
                 params["epochs"] = args.epochs
             model = make_model(name, k, args.seed, params)
-            as_input = _as_images(image_shape) if name in IMAGE_MODELS else np.asarray
+            as_input = _as_images(image_shape) if name in IMAGE_MODELS else _as_rows
             start = time.perf_counter()
             model.fit(as_input(X_train))
             seconds = time.perf_counter() - start
@@ -239,8 +280,7 @@ def cmd_train(args):
     X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size,
                                                           args.download)
     if args.model in IMAGE_MODELS:
-        X_train = X_train.reshape((-1, *image_shape))
-        X_test = X_test.reshape((-1, *image_shape))
+        X_train, X_test = _as_images(image_shape)(X_train), _as_images(image_shape)(X_test)
     model = make_model(args.model, args.code_size, args.seed, overrides)
     out = _out_dir(args.out)
     print(f"npae train {args.model}: {model!r}")
@@ -319,6 +359,9 @@ def _detect_data(args):
             raise CLIError("--score and --labels need --fit (the rows to fit on)")
         if not 0 <= args.held_out <= 9:
             raise CLIError(f"--held-out expects a class from 0 to 9, got {args.held_out}")
+        if args.dataset.endswith(".npy"):
+            raise CLIError("detect --dataset needs a labelled dataset; give your own rows "
+                           "with --fit FILE.npy (and --score, --labels)")
         X_train, X_test, y_train, y_test, image_shape = _load_data(
             args.dataset, args.seed, args.test_size, args.download)
         description = (f"{args.dataset}: fit on the training rows of every class but "
@@ -510,7 +553,9 @@ def build_parser():
                        help="digits (bundled, default), mnist-sample (5,000 real MNIST "
                             "digits, offline, needs the extra npae[mnist]), mnist or fashion "
                             "(IDX files in the npae cache; see npae.datasets.load_mnist); "
-                            "shapes for unet")
+                            "shapes for unet; or a .npy file of rows or images, memory-"
+                            "mapped and read batch by batch (uint8 scaled to [0, 1]; the "
+                            "last --test-size rows held out)")
         p.add_argument("--download", action="store_true",
                        help="fetch missing MNIST files (checksum-verified) into the cache")
         p.add_argument("--seed", type=int, default=0, help="random_state of everything (0)")

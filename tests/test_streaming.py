@@ -134,3 +134,33 @@ def test_pca_on_a_uint8_memmap_read_in_blocks_equals_pca_in_memory(tmp_path, mon
     assert streamed.offset_ == pytest.approx(full.offset_, rel=1e-10, abs=1e-12)
     np.testing.assert_allclose(streamed.score_samples(mapped), full.score_samples(in_memory),
                                rtol=1e-10, atol=1e-12)
+
+
+# -- the command line takes a .npy file, memory-mapped -------------------------------------
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "npae.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_npae_train_and_compare_read_a_uint8_npy_file(tmp_path):
+    from npae.datasets import load_digits
+
+    X, _, _ = load_digits()
+    np.save(tmp_path / "digits.npy", np.round(X * 255).astype(np.uint8))  # (1797, 64)
+    path = str(tmp_path / "digits.npy")
+    trained = _cli("train", "autoencoder", "--dataset", path, "--epochs", "2",
+                   "--out", str(tmp_path / "t"))
+    assert trained.returncode == 0, trained.stderr
+    model = npae.load(tmp_path / "t" / "autoencoder.npz")
+    assert model.n_features_in_ == 64 and model.n_iter_ == 2
+    compared = _cli("compare", "--dataset", path, "--code-sizes", "2", "--epochs", "2",
+                    "--models", "pca,autoencoder", "--out", str(tmp_path / "c"))
+    assert compared.returncode == 0, compared.stderr
+    assert "1437 train / 360 test rows of 64 features" in compared.stdout
+    refused = _cli("detect", "--dataset", path, "--out", str(tmp_path / "d"))
+    assert refused.returncode != 0 and "needs a labelled dataset" in refused.stderr
+    assert "Traceback" not in refused.stderr
