@@ -161,6 +161,6 @@ def test_npae_train_and_compare_read_a_uint8_npy_file(tmp_path):
                     "--models", "pca,autoencoder", "--out", str(tmp_path / "c"))
     assert compared.returncode == 0, compared.stderr
     assert "1437 train / 360 test rows of 64 features" in compared.stdout
-    refused = _cli("detect", "--dataset", path, "--out", str(tmp_path / "d"))
+    refused = _cli("detect", "pca", "--dataset", path, "--out", str(tmp_path / "d"))
     assert refused.returncode != 0 and "needs a labelled dataset" in refused.stderr
     assert "Traceback" not in refused.stderr
