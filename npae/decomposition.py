@@ -156,7 +156,7 @@ def _spectrum(X, mean, solver):
     """All variances and principal axes of ``X - mean``, largest first.
 
     Returns ``variances`` (r,), ``Vt`` (r, d) and the scatter ``Xc^T Xc``
-    (d, d), with r = min(n, d) for the SVD and r = d for the covariance
+    (d, d; None for the SVD), with r = min(n, d) for the SVD and r = d for the covariance
     eigh, where ``variances = S**2 / (n - 1)`` are the eigenvalues of the
     covariance ``C = Xc^T Xc / (n - 1)`` of ``Xc = X - mean`` and the rows of
     ``Vt`` its eigenvectors.
@@ -166,7 +166,7 @@ def _spectrum(X, mean, solver):
         # Xc = U S Vt,  C = V S^2 Vt / (n - 1)
         _, S, Vt = scipy.linalg.svd(X - mean, full_matrices=False)
         variances = S**2 / (n_samples - 1)
-        return variances, _flip_signs(Vt), (Vt.T * S**2) @ Vt
+        return variances, _flip_signs(Vt), None  # forming the scatter would cost more
     # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
     scatter = _symmetric(_centred_gram(X, mean))
     return (*_spectrum_of_scatter(scatter, n_samples), scatter)
@@ -278,7 +278,8 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
         The centred scatter matrix ``sum_i (x_i - mean_)(x_i - mean_)^T`` of
         the training rows (``(n_samples_ - 1)`` times their covariance):
         with ``n_samples_`` and ``mean_``, what ``partial_fit`` merges new
-        rows into.
+        rows into. Not set by a fit through the SVD (forming it would cost
+        more than the SVD on wide data).
     offset_ : float
         ``decision_function = score_samples - offset_``. Set by ``fit``
         from the training rows' squared distances to the principal
@@ -388,9 +389,14 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
         """
         check_choice(self.solver, "solver", "PCA", SOLVERS)
         check_contamination(self.contamination, "PCA")
-        first = not hasattr(self, "scatter_")
-        if not first:
-            check_is_fitted(self)
+        first = not hasattr(self, "components_")
+        if not first and not hasattr(self, "scatter_"):
+            raise ValueError(
+                "PCA.partial_fit continues a model fitted through the covariance or by "
+                "partial_fit; this one was fitted by SVD (solver='svd', or 'auto' on wide "
+                "data), which keeps no scatter matrix: fit it with "
+                "solver='covariance_eigh', or start a new PCA"
+            )
         dtype = None if first else self.scatter_.dtype
         width = None if first else self.n_features_in_
         if _is_dask(X):
@@ -445,7 +451,10 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
             )
         n_features = mean.shape[0]
         self.mean_ = mean
-        self.scatter_ = scatter
+        if scatter is not None:
+            self.scatter_ = scatter
+        elif hasattr(self, "scatter_"):  # a refit by SVD: the old one is not of these rows
+            del self.scatter_
         self.n_features_in_ = n_features
         self.n_samples_ = n_samples
         self.n_components_ = k
