@@ -62,6 +62,7 @@ BENCHMARKS = {
     "memory": ("bench_memory.py", False, ["--quick"]),
     "scaling": ("bench_scaling.py", True, ["--quick"]),
     "vae": ("bench_vae.py", False, None),
+    "streaming": ("bench_streaming.py", False, None),
 }
 
 # OpenBLAS settings that --openblas-unset removes from a child's environment, and the
@@ -315,9 +316,27 @@ def memory_targets(rows, note):
            f"{rows[0]['epochs']} epochs, float64 and float32){note}", verdict(peak, 300))
 
 
+def streaming_targets(rows, note):
+    for row in rows:
+        if "peak_rss_mb" in row and "memmap" in row["case"]:
+            yield (f"(j) peak memory: {row['case']}", "< 400 MB",
+                   f"{row['peak_rss_mb']:.0f} MB (in-memory float64 data alone: "
+                   f"{row['in_memory_float64_mb']:.0f} MB){note}",
+                   verdict(row["peak_rss_mb"], 400))
+        elif "time_ratio" in row:
+            yield (f"(j) time per row, {row['case']}", "<= 1.5 x",
+                   f"{row['time_ratio']:.2f} x ({row['memmap_us_per_row']:.0f} / "
+                   f"{row['in_memory_us_per_row']:.0f} us per row){note}",
+                   verdict(row["time_ratio"], 1.5))
+        elif "components_max_abs_diff" in row:
+            yield (f"(j) {row['case']}", "components equal to 1e-8",
+                   f"{row['components_max_abs_diff']:.1e}{note}",
+                   verdict(row["components_max_abs_diff"], 1e-8))
+
+
 TARGETS = [("dense", dense_targets), ("fit", fit_targets), ("conv", conv_targets),
            ("unet", unet_targets), ("pca", pca_targets), ("startup", startup_targets),
-           ("memory", memory_targets)]
+           ("memory", memory_targets), ("streaming", streaming_targets)]
 
 
 def kernel_cell(env, unset):
