@@ -147,8 +147,10 @@ def _read(data, key):
 
 
 def _mapping(array):
-    """The ``mmap.mmap`` behind a ``np.memmap`` (or view of one), else None."""
-    base = array
+    """The ``mmap.mmap`` behind a ``np.memmap`` (or a view or ``ScaledArray`` of one), else None."""
+    base = array.data if isinstance(array, ScaledArray) else array
+    if not isinstance(base, np.memmap):
+        return None
     while base is not None and not isinstance(base, mmap.mmap):
         base = getattr(base, "base", None)
     return base
@@ -184,7 +186,7 @@ class Rows:
         self.ndim = len(self.shape)
         row_bytes = max(1, int(np.prod(self.shape[1:])) * self.dtype.itemsize)
         self.block_rows = max(1, BLOCK_BYTES // row_bytes)
-        self._mmap = _mapping(data) if isinstance(data, np.memmap) else None
+        self._mmap = _mapping(data)
         self._read_bytes = 0
         self._may_hold_nan = np.dtype(getattr(data, "dtype", np.float64)).kind == "f"
 

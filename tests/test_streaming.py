@@ -111,6 +111,7 @@ def test_reading_a_memmap_hands_its_pages_back(tmp_path, monkeypatch):
     monkeypatch.setattr("npae.streaming.BLOCK_BYTES", 4096)
     X = np.random.default_rng(0).uniform(size=(400, 16))
     rows = as_rows(memmap_of(tmp_path, X), "test")
+    assert as_rows(ScaledArray(memmap_of(tmp_path, X), 2.0), "test")._mmap is not None
     released = []
     original = rows._mmap.madvise
     monkeypatch.setattr(rows, "_mmap", type("M", (), {
@@ -164,3 +165,24 @@ def test_npae_train_and_compare_read_a_uint8_npy_file(tmp_path):
     refused = _cli("detect", "pca", "--dataset", path, "--out", str(tmp_path / "d"))
     assert refused.returncode != 0 and "needs a labelled dataset" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def _rss_file_kb():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssFile"))
+
+
+def test_a_pass_over_a_memmap_keeps_few_of_its_pages_resident(tmp_path):
+    """Reading a 48 MB uint8 file (ScaledArray) adds far less than 48 MB to this process."""
+    import os
+
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("needs Linux's /proc/self/status")
+    np.save(tmp_path / "big.npy", np.ones((48 * 1024, 1024), dtype=np.uint8))
+    rows = as_rows(ScaledArray(np.load(tmp_path / "big.npy", mmap_mode="r"), 1 / 255,
+                               dtype="float32"), "test")
+    before, most = _rss_file_kb(), 0
+    for block in rows.blocks():
+        most = max(most, _rss_file_kb() - before)
+        assert block.dtype == np.float32
+    assert most < 24 * 1024  # at most BLOCK_BYTES of the file's pages, plus slack
