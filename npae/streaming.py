@@ -28,6 +28,12 @@ resident memory).
 
 ``ScaledArray(X, scale=1/255)`` is the lazy ``X * scale`` for uint8
 images: each batch is scaled as it is read.
+
+A ``UNet`` streams its images this way; its masks or labels are validated
+whole and held in memory (they are checked for values 0 and 1, or for class
+numbers, before training). Checkpoints fingerprint the data, which reads
+all of it once into memory: leave checkpoints off for data that does not
+fit.
 """
 
 import mmap

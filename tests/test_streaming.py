@@ -186,3 +186,21 @@ def test_a_pass_over_a_memmap_keeps_few_of_its_pages_resident(tmp_path):
         most = max(most, _rss_file_kb() - before)
         assert block.dtype == np.float32
     assert most < 24 * 1024  # at most BLOCK_BYTES of the file's pages, plus slack
+
+
+def test_a_checkpointed_fit_on_a_memmap_resumes_bit_for_bit(tmp_path):
+    from npae.train import Callback
+
+    class StopAfter(Callback):
+        def on_epoch_end(self, trainer, logs):
+            if logs["epoch"] == 2:
+                raise KeyboardInterrupt
+
+    X = memmap_of(tmp_path, tiny_data("Autoencoder", n=24))
+    whole = make_tiny("Autoencoder", epochs=4).fit(X)
+    with pytest.raises(KeyboardInterrupt):
+        make_tiny("Autoencoder", epochs=4).fit(X, callbacks=[StopAfter()],
+                                                checkpoint=tmp_path / "c.npz")
+    resumed = make_tiny("Autoencoder", epochs=4).fit(X, checkpoint=tmp_path / "c.npz",
+                                                     resume=True)
+    assert same_arrays(weights(resumed), weights(whole))
