@@ -387,7 +387,7 @@ class DivergenceGuard(Callback):
 
     Parameters
     ----------
-    check_final : bool, default False
+    check_final : bool or callable, default False
         See ``Trainer``.
     """
 
