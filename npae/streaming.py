@@ -21,10 +21,10 @@ permutation's order, so a batch is the same as from an array in memory.
 Passes that only read (scores, validation losses, PCA's statistics) go
 through ``Rows.blocks``: ``block_rows`` rows at a time, about
 ``BLOCK_BYTES`` of the model's dtype. Peak memory grows with the batch,
-the block and the model, not with the number of rows. Pages of a memory
-map that were read are handed back to the operating system every
-``BLOCK_BYTES`` (they stay in the page cache, outside this process's
-resident memory).
+the block and the model, not with the number of rows. The pages of a
+memory map that a read mapped are handed back to the operating system
+after it (``madvise(MADV_DONTNEED)``; they stay in the page cache, outside
+this process's resident memory).
 
 ``ScaledArray(X, scale=1/255)`` is the lazy ``X * scale`` for uint8
 images: each batch is scaled as it is read.
@@ -193,7 +193,6 @@ class Rows:
         row_bytes = max(1, int(np.prod(self.shape[1:])) * self.dtype.itemsize)
         self.block_rows = max(1, BLOCK_BYTES // row_bytes)
         self._mmap = _mapping(data)
-        self._read_bytes = 0
         self._may_hold_nan = np.dtype(getattr(data, "dtype", np.float64)).kind == "f"
 
     def __len__(self):
@@ -213,7 +212,12 @@ class Rows:
                 first = int(np.flatnonzero(~np.isfinite(rows.reshape(len(rows), -1)).all(1))[0])
                 raise ValueError(f"{self.owner} expected finite input, got NaN or inf in "
                                  f"row {self._row_number(key, first)}")
-        self._release_pages(rows.nbytes)
+        if self._mmap is not None and hasattr(mmap, "MADV_DONTNEED"):
+            # Drop the pages this read mapped: they stay in the page cache, outside
+            # this process's resident memory, and the next read maps them again. One
+            # fault may map far more than the row it reads (the cached neighbours, a
+            # whole large folio), so shuffled batches would otherwise map the file.
+            self._mmap.madvise(mmap.MADV_DONTNEED)
         for function, _ in self.maps:
             rows = function(rows)
         return rows
@@ -222,19 +226,6 @@ class Rows:
         if isinstance(key, slice):
             return range(len(self.data))[key][i]
         return int(key[i])
-
-    def _release_pages(self, nbytes):
-        """Every ``BLOCK_BYTES`` read, drop the memory map's pages from this process.
-
-        ``MADV_DONTNEED`` on a read-only file mapping only unmaps the pages:
-        the data stays in the page cache and the next read maps it again.
-        """
-        if self._mmap is None or not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        self._read_bytes += nbytes
-        if self._read_bytes >= BLOCK_BYTES:
-            self._mmap.madvise(mmap.MADV_DONTNEED)
-            self._read_bytes = 0
 
     def subset(self, index):
         """These rows' ``index``-th rows, as ``Rows`` (nothing is read)."""
