@@ -45,7 +45,7 @@ import numpy as np
 from npae._validation import check_array, check_float_dtype
 
 #: Bytes (in the model's dtype) of one block of a reading pass.
-BLOCK_BYTES = 16 * 2**20
+BLOCK_BYTES = 8 * 2**20
 
 
 def _is_dask(X):

@@ -166,7 +166,7 @@ def test_a_pass_over_a_memmap_keeps_few_of_its_pages_resident(tmp_path):
     for block in rows.blocks():
         most = max(most, _rss_file_kb() - before)
         assert block.dtype == np.float32
-    assert most < 24 * 1024  # about one block's pages at a time
+    assert most < 16 * 1024  # about one block's pages at a time
     before, most = _rss_file_kb(), 0
     for _ in range(4):  # shuffled batches touch pages all over the file
         for index in np.array_split(np.random.default_rng(0).permutation(len(rows)), 400):
