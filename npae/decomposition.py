@@ -156,17 +156,20 @@ def _spectrum(X, mean, solver):
     """All variances and principal axes of ``X - mean``, largest first.
 
     Returns ``variances`` (r,), ``Vt`` (r, d) and the scatter ``Xc^T Xc``
-    (d, d; None for the SVD), with r = min(n, d) for the SVD and r = d for the covariance
-    eigh, where ``variances = S**2 / (n - 1)`` are the eigenvalues of the
-    covariance ``C = Xc^T Xc / (n - 1)`` of ``Xc = X - mean`` and the rows of
-    ``Vt`` its eigenvectors.
+    (d, d; None from the SVD of wide data), with r = min(n, d) for the SVD
+    and r = d for the covariance eigh, where ``variances = S**2 / (n - 1)``
+    are the eigenvalues of the covariance ``C = Xc^T Xc / (n - 1)`` of
+    ``Xc = X - mean`` and the rows of ``Vt`` its eigenvectors.
     """
     n_samples = X.shape[0]
     if solver == "svd":
         # Xc = U S Vt,  C = V S^2 Vt / (n - 1)
         _, S, Vt = scipy.linalg.svd(X - mean, full_matrices=False)
         variances = S**2 / (n_samples - 1)
-        return variances, _flip_signs(Vt), None  # forming the scatter would cost more
+        # Xc^T Xc = V S^2 Vt: cheaper than the SVD for tall data; for wide data it
+        # would cost more than the SVD (and d x d memory), so it is not formed.
+        scatter = (Vt.T * S**2) @ Vt if n_samples >= X.shape[1] else None
+        return variances, _flip_signs(Vt), scatter
     # C = V diag(lambda) Vt; eigh returns ascending eigenvalues
     scatter = _symmetric(_centred_gram(X, mean))
     return (*_spectrum_of_scatter(scatter, n_samples), scatter)
@@ -278,8 +281,8 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
         The centred scatter matrix ``sum_i (x_i - mean_)(x_i - mean_)^T`` of
         the training rows (``(n_samples_ - 1)`` times their covariance):
         with ``n_samples_`` and ``mean_``, what ``partial_fit`` merges new
-        rows into. Not set by a fit through the SVD (forming it would cost
-        more than the SVD on wide data).
+        rows into. Not set by an SVD fit of wide data (n_samples <
+        n_features: forming it would cost more than the SVD).
     offset_ : float
         ``decision_function = score_samples - offset_``. Set by ``fit``
         from the training rows' squared distances to the principal
@@ -392,10 +395,10 @@ class PCA(SaveLoadMixin, ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutM
         first = not hasattr(self, "components_")
         if not first and not hasattr(self, "scatter_"):
             raise ValueError(
-                "PCA.partial_fit continues a model fitted through the covariance or by "
-                "partial_fit; this one was fitted by SVD (solver='svd', or 'auto' on wide "
-                "data), which keeps no scatter matrix: fit it with "
-                "solver='covariance_eigh', or start a new PCA"
+                "PCA.partial_fit continues a model fitted through the covariance, by an "
+                "SVD of tall data or by partial_fit; this one was fitted by the SVD of "
+                "wide data (fewer samples than features), which keeps no scatter matrix: "
+                "fit it with solver='covariance_eigh', or start a new PCA"
             )
         dtype = None if first else self.scatter_.dtype
         width = None if first else self.n_features_in_

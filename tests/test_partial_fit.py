@@ -67,17 +67,20 @@ def test_pca_partial_fit_after_save_and_load_continues(tmp_path):
                                atol=1e-8)
 
 
-def test_pca_partial_fit_continues_a_covariance_fit_and_refuses_an_svd_one():
+def test_pca_partial_fit_continues_a_fit_and_refuses_an_svd_of_wide_data():
     X = well_conditioned()
     continued = PCA(n_components=3, solver="covariance_eigh").fit(X[:300]).partial_fit(X[300:])
     full = PCA(n_components=3).fit(X)
     np.testing.assert_allclose(aligned(continued.components_, full.components_),
                                full.components_, atol=1e-8)
-    by_svd = PCA(n_components=3, solver="svd").fit(X[:300])
-    assert not hasattr(by_svd, "scatter_")
-    with pytest.raises(ValueError, match="fitted by SVD .* keeps no scatter matrix"):
-        by_svd.partial_fit(X[300:])
-    refit = PCA(n_components=3).fit(X).set_params(solver="svd").fit(X[:20])
+    tall = PCA(n_components=3, solver="svd").fit(X[:300]).partial_fit(X[300:])
+    np.testing.assert_allclose(aligned(tall.components_, full.components_), full.components_,
+                               atol=1e-8)
+    wide = PCA(n_components=3, solver="svd").fit(X[:8])  # 8 rows, 12 features
+    assert not hasattr(wide, "scatter_")
+    with pytest.raises(ValueError, match="SVD of wide data .* keeps no scatter matrix"):
+        wide.partial_fit(X[300:])
+    refit = PCA(n_components=3).fit(X).fit(X[:8])
     assert not hasattr(refit, "scatter_")  # not the scatter of the earlier rows
 
 
