@@ -177,6 +177,8 @@ def main():
         result = child(DASK_CHILD, path, dask_rows, 25_000)
         rows.append({"case": f"PCA(50) on a Dask LocalCluster (2 processes), {dask_rows:,} "
                              "rows, against in-memory", **result})
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    rows = [{key: row.get(key, "") for key in keys} for row in rows]  # one table, one header
     env = environment()
     env["note"] = ("peak_rss_mb is the fresh process's VmHWM (interpreter and libraries "
                    "included, memory-mapped pages too); in_memory_float64_mb is the data alone "
