@@ -47,6 +47,9 @@ from npae._validation import check_array, check_float_dtype
 #: Bytes (in the model's dtype) of one block of a reading pass.
 BLOCK_BYTES = 8 * 2**20
 
+#: Rows of a shuffled batch read from a memory map between two hand-backs of its pages.
+ROWS_BETWEEN_RELEASES = 8
+
 
 def _is_dask(X):
     dask_array = sys.modules.get("dask.array")
@@ -141,7 +144,17 @@ def _read(data, key):
         return data[key]
     if isinstance(key, slice):
         block = data[key]
-    elif isinstance(data, np.memmap) or _is_dask(data):
+    elif isinstance(data, np.memmap):
+        # A few rows at a time, the pages they mapped handed back after each few
+        # (``_release``): one fault may map a whole large folio around its row.
+        order = np.argsort(key, kind="stable")
+        block = np.empty((len(key), *data.shape[1:]), dtype=data.dtype)
+        mapping = _mapping(data)
+        for start in range(0, len(key), ROWS_BETWEEN_RELEASES):
+            rows = order[start:start + ROWS_BETWEEN_RELEASES]
+            block[rows] = data[key[rows]]
+            _release(mapping)
+    elif _is_dask(data):
         order = np.argsort(key, kind="stable")
         read = data[key[order]]
         read = np.asarray(read.compute() if _is_dask(read) else read)
@@ -150,6 +163,16 @@ def _read(data, key):
     else:
         block = data[key]
     return np.asarray(block.compute() if _is_dask(block) else block)
+
+
+def _release(mapping):
+    """Hand a memory map's pages back to the operating system (``MADV_DONTNEED``).
+
+    On a read-only file mapping this only unmaps them: they stay in the page
+    cache, outside this process's resident memory, and a read maps them again.
+    """
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def _mapping(array):
@@ -212,12 +235,9 @@ class Rows:
                 first = int(np.flatnonzero(~np.isfinite(rows.reshape(len(rows), -1)).all(1))[0])
                 raise ValueError(f"{self.owner} expected finite input, got NaN or inf in "
                                  f"row {self._row_number(key, first)}")
-        if self._mmap is not None and hasattr(mmap, "MADV_DONTNEED"):
-            # Drop the pages this read mapped: they stay in the page cache, outside
-            # this process's resident memory, and the next read maps them again. One
-            # fault may map far more than the row it reads (the cached neighbours, a
-            # whole large folio), so shuffled batches would otherwise map the file.
-            self._mmap.madvise(mmap.MADV_DONTNEED)
+        # One fault may map far more than the row it reads (the cached neighbours,
+        # a whole large folio): without this, shuffled batches would map the file.
+        _release(self._mmap)
         for function, _ in self.maps:
             rows = function(rows)
         return rows
