@@ -14,6 +14,7 @@ from npae.metrics import iou_score
 from npae.models import (
     VAE,
     Autoencoder,
+    ConditionalVAE,
     ContractiveAutoencoder,
     ConvAutoencoder,
     DenoisingAutoencoder,
@@ -39,6 +40,7 @@ __all__ = [
     "optim",
     "plot",
     "Autoencoder",
+    "ConditionalVAE",
     "ContractiveAutoencoder",
     "ConvAutoencoder",
     "DenoisingAutoencoder",

@@ -319,9 +319,10 @@ class VAE(BaseAutoencoder):
         if self.architecture == "conv":
             return self._build_conv(input_shape, hidden, rng)
         (n_features,) = input_shape
-        encoder = mlp([n_features, *hidden, 2 * self.latent_dim], self.activation,
+        extra = self._n_conditions  # inputs both networks read besides x and z
+        encoder = mlp([n_features + extra, *hidden, 2 * self.latent_dim], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
-        decoder = mlp([self.latent_dim, *reversed(hidden), n_features], self.activation,
+        decoder = mlp([self.latent_dim + extra, *reversed(hidden), n_features], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
         return encoder, decoder
 
@@ -415,6 +416,9 @@ class VAE(BaseAutoencoder):
         return self._nll(output, Y)[0] + beta * self._kl_term(mu, logvar)[0]
 
     # -- what a conditional VAE changes (npae.ConditionalVAE) ------------------------------
+    #: Columns the encoder reads besides x and the decoder besides z: none.
+    _n_conditions = 0
+
     def _conditions(self, inputs):
         """What the decoder is given besides z, from the encoder's inputs: nothing."""
         return None
