@@ -45,9 +45,11 @@ class ConditionalVAE(VAE):
     ----------
     hidden_sizes, latent_dim, beta, kl_warmup, free_bits, likelihood, sigma, activation
         As in ``npae.VAE``.
-    contamination, optimizer, learning_rate, momentum, nesterov, epochs, batch_size,
-    weight_decay, validation_fraction, early_stopping, patience, tol, n_iter_no_change,
-    dtype, verbose, random_state
+    contamination, optimizer, learning_rate, momentum, nesterov, epochs
+        As in ``npae.VAE``.
+    batch_size, weight_decay, validation_fraction, early_stopping, patience
+        As in ``npae.VAE``.
+    tol, n_iter_no_change, dtype, verbose, random_state
         As in ``npae.VAE``.
 
     Attributes
