@@ -125,12 +125,14 @@ def test_fit_is_reproducible_and_saves(rng, tmp_path):
     assert loaded.history_ == a.history_
 
 
-def test_a_conditional_vae_with_one_class_is_a_vae_with_a_constant_input(rng):
-    """One class: the one-hot column is a constant 1, a bias the plain VAE's Dense already has."""
+def test_a_single_class_fits_and_samples(rng):
+    """One class: the one-hot column is a constant 1, one more bias input; nothing breaks."""
     X = rng.random((20, 4))
     model = ConditionalVAE(hidden_sizes=(5,), latent_dim=2, epochs=1, random_state=0)
     model.fit(X, np.zeros(20, dtype=int))
     assert model.classes_.tolist() == [0]
+    assert model.encoder_.layers[0].in_features == 4 + 1
+    assert model.sample(3, y=0, random_state=0).shape == (3, 4)
     assert isinstance(model, VAE)
 
 
