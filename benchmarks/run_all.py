@@ -12,6 +12,8 @@ the load average, followed by every benchmark's own table.
     python benchmarks/run_all.py --quick          # smoke run of the runner (< 1 min)
     python benchmarks/run_all.py --only dense fit --threads 1 --results /tmp/bench
     python benchmarks/run_all.py --vae            # also the VAE quality study (~25 min)
+    python benchmarks/run_all.py --defaults --timeout 3600   # also default fits against
+                                                  # 10x-epoch runs (~30-40 min)
     python benchmarks/run_all.py --openblas-unset conv unet   # these two also with
                                                   # the OpenBLAS kernel of this CPU
 
@@ -63,7 +65,10 @@ BENCHMARKS = {
     "scaling": ("bench_scaling.py", True, ["--quick"]),
     "vae": ("bench_vae.py", False, None),
     "streaming": ("bench_streaming.py", False, None),
+    "defaults": ("bench_defaults.py", False, None),
 }
+# Long studies, run only when asked for (--vae, --defaults, or --only).
+STUDIES = ("vae", "defaults")
 
 # OpenBLAS settings that --openblas-unset removes from a child's environment, and the
 # sub-folder of the results where such a run writes.
@@ -127,6 +132,8 @@ def main(argv=None):
                         help=f"run only these ({', '.join(BENCHMARKS)})")
     parser.add_argument("--vae", action="store_true",
                         help="also run the VAE quality study (200 epochs, ~25 min)")
+    parser.add_argument("--defaults", action="store_true",
+                        help="also run default fits against 10x-epoch runs (~30-40 min)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads for every benchmark "
                              "(default: leave them as they are)")
@@ -145,7 +152,8 @@ def main(argv=None):
     if args.only:
         names = args.only
     else:
-        names = [n for n in BENCHMARKS if n != "vae" or args.vae]
+        asked = {"vae": args.vae, "defaults": args.defaults}
+        names = [n for n in BENCHMARKS if n not in STUDIES or asked[n]]
     if args.quick:
         names = [n for n in names if BENCHMARKS[n][2] is not None]
     if args.openblas_unset is None:

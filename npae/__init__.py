@@ -14,6 +14,7 @@ from npae.metrics import iou_score
 from npae.models import (
     VAE,
     Autoencoder,
+    ConditionalVAE,
     ContractiveAutoencoder,
     ConvAutoencoder,
     DenoisingAutoencoder,
@@ -40,6 +41,7 @@ __all__ = [
     "optim",
     "plot",
     "Autoencoder",
+    "ConditionalVAE",
     "ContractiveAutoencoder",
     "ConvAutoencoder",
     "DenoisingAutoencoder",

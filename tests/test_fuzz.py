@@ -229,6 +229,8 @@ def test_random_state_must_be_a_seed(name, value):
 # name: (constructor, per-example input shape)
 LAYERS = {
     "Dense": (lambda dtype: layers.Dense(3, 2, dtype=dtype, rng=0), (3,)),
+    "TiedDense": (lambda dtype: layers.TiedDense(layers.Dense(2, 3, dtype=dtype, rng=0),
+                                                 dtype=dtype), (3,)),
     "ReLU": (lambda dtype: layers.ReLU(dtype=dtype), (3,)),
     "LeakyReLU": (lambda dtype: layers.LeakyReLU(0.1, dtype=dtype), (3,)),
     "Sigmoid": (lambda dtype: layers.Sigmoid(dtype=dtype), (3,)),
@@ -246,7 +248,7 @@ LAYERS = {
     "Crop2D": (lambda dtype: layers.Crop2D(2, dtype=dtype), (1, 4, 4)),
 }
 # Layers whose forward fixes the per-example shape (the others take any size).
-SHAPED = {"Dense": 0, "Reshape": 0, "Conv2D": 0, "ConvTranspose2D": 0}
+SHAPED = {"Dense": 0, "TiedDense": 0, "Reshape": 0, "Conv2D": 0, "ConvTranspose2D": 0}
 
 
 def test_every_public_layer_is_fuzzed():

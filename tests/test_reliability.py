@@ -80,7 +80,9 @@ def test_the_catalog_covers_every_public_estimator():
     public = {name for name in npae.__all__
               if isinstance(getattr(npae, name), type)
               and issubclass(getattr(npae, name), BaseEstimator)}
-    assert set(estimator_classes()) == public == set(TINY)
+    # ConditionalVAE takes labels in every method that reads X, which the shared tests do not
+    # pass: tests/models/test_conditional_vae.py covers its save, determinism and outputs.
+    assert set(estimator_classes()) == public == set(TINY) | {"ConditionalVAE"}
     # The estimators DESIGN.md names, all exported:
     assert {"PCA", "LinearAutoencoder", "Autoencoder", "SparseAutoencoder",
             "DenoisingAutoencoder", "ContractiveAutoencoder", "StackedAutoencoder", "VAE",

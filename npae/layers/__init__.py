@@ -14,7 +14,7 @@ from npae.layers.activations import (
 from npae.layers.base import Layer
 from npae.layers.conv import Conv2D, ConvTranspose2D
 from npae.layers.crop import Concat, Crop2D, center_crop
-from npae.layers.dense import Dense
+from npae.layers.dense import Dense, TiedDense
 from npae.layers.initializers import init_for
 from npae.layers.pool import AvgPool2D, MaxPool2D
 from npae.layers.shape import Flatten, Reshape
@@ -22,7 +22,7 @@ from npae.layers.upsample import Upsample2D
 
 __all__ = [
     "ACTIVATIONS", "Activation", "Dense", "Flatten", "Identity",
-    "Layer", "LeakyReLU", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh",
+    "Layer", "LeakyReLU", "ReLU", "Reshape", "Sigmoid", "Softplus", "Tanh", "TiedDense",
     "get_activation", "init_for",
     "AvgPool2D", "Concat", "Conv2D", "ConvTranspose2D", "Crop2D", "MaxPool2D", "Upsample2D",
     "center_crop",

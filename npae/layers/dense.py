@@ -106,3 +106,87 @@ class Dense(Layer):
     def get_config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,
                 "init": self.init, **super().get_config()}
+
+
+class TiedDense(Layer):
+    r"""Affine map with the transpose of another Dense layer's weights: ``y = x @ W_s^T + b``.
+
+    The decoder half of a tied-weight autoencoder: ``source`` is the
+    encoder's ``Dense(n_in, n_out)`` with ``W_s: (n_in, n_out)``, and this
+    layer maps ``n_out -> n_in`` with ``W_s^T``. There is ONE weight
+    matrix: it lives in ``source.params["W"]``, so a network lists it once
+    (this layer's ``params`` hold only its own bias ``b``) and an optimizer
+    updates it once, with the sum of the gradients of both uses.
+
+    Parameters
+    ----------
+    source : Dense
+        The layer whose weight matrix is shared (transposed).
+    dtype : str
+        Must be the source's dtype.
+
+    Shape
+    -----
+    x : (N, source.out_features) -> y : (N, source.in_features)
+
+    Attributes
+    ----------
+    source : Dense
+    params["b"] : (source.in_features,), starts at zero
+
+    Notes
+    -----
+    Backward, with g = dL/dy: dL/dx = g W_s, dL/db = sum over the batch of g,
+    and the weight's share dL/dW_s = (x^T g)^T = g^T x is ADDED into
+    ``source.grads["W"]``, where the source's own backward adds x_s^T g_s:
+
+    .. math::
+
+        \frac{\partial L}{\partial W_s} = x_s^\top g_s + g^\top x .
+
+    ``zero_grad`` of the network resets both (the source's grads belong to
+    the source).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> encoder = Dense(5, 2, rng=0)
+    >>> decoder = TiedDense(encoder)
+    >>> decoder.forward(encoder.forward(np.ones((3, 5)))).shape
+    (3, 5)
+    """
+
+    def __init__(self, source, dtype="float64"):
+        super().__init__(dtype=dtype)
+        if not isinstance(source, Dense):
+            raise TypeError(f"TiedDense expected a Dense layer to share weights with, got "
+                            f"{type(source).__name__}")
+        if source.dtype != self.dtype:
+            raise ValueError(f"TiedDense expected dtype {source.dtype.name} (its source's), "
+                             f"got {self.dtype.name}")
+        self.source = source
+        self.in_features, self.out_features = source.out_features, source.in_features
+        self._add_param("b", np.zeros(self.out_features))
+
+    def forward(self, x, training=True):
+        self._check_input(x, 2, (self.in_features,))
+        if training:
+            self._cache = x
+        return _dense_forward(x, self.source.params["W"].T, self.params["b"])
+
+    def backward(self, grad_out):
+        """Add g^T x into the source's ``grads["W"]`` and dL/db into ``grads``; return dL/dx."""
+        x = self._saved()
+        self._check_grad(grad_out, (x.shape[0], self.out_features))
+        W = self.source.params["W"]
+        dx, dWt, db = _dense_backward(grad_out, x, W.T)
+        self.source.grads["W"] += dWt.T
+        self.grads["b"] += db
+        return dx
+
+    def output_shape(self, input_shape):
+        return (self.out_features,)
+
+    def get_config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                **super().get_config()}

@@ -3,6 +3,7 @@
 from npae.metrics import iou_score
 from npae.models.autoencoder import Autoencoder
 from npae.models.base import BaseAutoencoder, TrainedEstimator
+from npae.models.conditional import ConditionalVAE
 from npae.models.contractive import ContractiveAutoencoder
 from npae.models.conv import ConvAutoencoder
 from npae.models.denoising import DenoisingAutoencoder
@@ -13,7 +14,8 @@ from npae.models.unet import UNet
 from npae.models.vae import VAE
 
 __all__ = [
-    "Autoencoder", "BaseAutoencoder", "ContractiveAutoencoder", "DenoisingAutoencoder",
+    "Autoencoder", "BaseAutoencoder", "ConditionalVAE", "ContractiveAutoencoder",
+    "DenoisingAutoencoder",
     "GradientNormLogger", "LinearAutoencoder", "SparseAutoencoder", "StackedAutoencoder", "VAE",
     "ConvAutoencoder", "TrainedEstimator", "UNet", "iou_score",
 ]

@@ -1,10 +1,13 @@
 """The undercomplete MLP autoencoder."""
 
+import numpy as np
+
 from npae._validation import check_choice, check_int, check_sizes
-from npae.layers.activations import ACTIVATIONS
+from npae.layers.activations import ACTIVATIONS, get_activation
+from npae.layers.dense import TiedDense
 from npae.losses import LOSSES
 from npae.models.base import BaseAutoencoder
-from npae.network import mlp
+from npae.network import Sequential, dense_blocks, mlp
 
 
 def check_bce_output(loss, output_activation, owner):
@@ -14,6 +17,25 @@ def check_bce_output(loss, output_activation, owner):
             f"{owner}: loss='bce' is computed from the logits of a sigmoid output and needs "
             f"output_activation='sigmoid', got {output_activation!r}"
         )
+
+
+def tied_decoder(encoder, activation, output_activation, dtype):
+    """The mirror of an MLP ``encoder`` whose layers use the encoder's weights, transposed.
+
+    For the encoder's Dense layers ``W_1, ..., W_L`` (``n_features -> ... ->
+    code_size``) the decoder is ``TiedDense(W_L), ..., TiedDense(W_1)``, each
+    with its own bias, ``activation`` between them and ``output_activation``
+    after the last. Only a mirror can share weights: the decoder's widths
+    are the encoder's, reversed, by construction.
+    """
+    blocks = dense_blocks(encoder)
+    layers = []
+    for i, (dense, _) in enumerate(reversed(blocks)):
+        layers.append(TiedDense(dense, dtype=dtype))
+        act = activation if i < len(blocks) - 1 else output_activation
+        if act not in (None, "identity", "linear"):
+            layers.append(get_activation(act, dtype=dtype))
+    return Sequential(layers)
 
 
 class Autoencoder(BaseAutoencoder):
@@ -42,6 +64,11 @@ class Autoencoder(BaseAutoencoder):
         "bce" (data in [0, 1]) needs ``output_activation="sigmoid"`` and is
         computed from the logits, the sigmoid's input
         (``losses.binary_cross_entropy_with_logits``), so it never saturates.
+    tied_weights : bool, default False
+        The decoder's weights are the encoder's, transposed: one shared
+        matrix per layer pair (``npae.layers.TiedDense``), trained with the
+        sum of the gradients of its two uses; each decoder layer keeps its
+        own bias. Halves the weights.
     contamination : "auto" or float in (0, 0.5], default "auto"
         Sets ``offset_``, the threshold of ``predict``, from the training
         rows' scores: the fraction of them to flag as outliers ("auto":
@@ -98,6 +125,7 @@ class Autoencoder(BaseAutoencoder):
 
     def __init__(self, hidden_sizes=(64,), code_size=8, activation="relu",
                  code_activation="identity", output_activation="identity", loss="mse",
+                 tied_weights=False,
                  contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
                  nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
@@ -115,6 +143,7 @@ class Autoencoder(BaseAutoencoder):
         self.code_activation = code_activation
         self.output_activation = output_activation
         self.loss = loss
+        self.tied_weights = tied_weights
         self.epochs = epochs
 
     def _check_hyperparameters(self):
@@ -126,12 +155,17 @@ class Autoencoder(BaseAutoencoder):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
         check_bce_output(self.loss, self.output_activation, owner)
+        if not isinstance(self.tied_weights, (bool, np.bool_)):
+            raise TypeError(f"{owner}: tied_weights must be a bool, got {self.tied_weights!r}")
 
     def _build(self, input_shape, rng):
         (n_features,) = input_shape
         hidden = list(check_sizes(self.hidden_sizes, "hidden_sizes", "Autoencoder"))
         encoder = mlp([n_features, *hidden, self.code_size], self.activation,
                       self.code_activation, dtype=self.dtype_, rng=rng)
+        if self.tied_weights:
+            return encoder, tied_decoder(encoder, self.activation, self.output_activation,
+                                         self.dtype_)
         decoder = mlp([self.code_size, *reversed(hidden), n_features], self.activation,
                       self.output_activation, dtype=self.dtype_, rng=rng)
         return encoder, decoder

@@ -48,6 +48,9 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         involves f' and f'' (ReLU's f' is a step, so only its W term acts).
     code_activation : str, default "sigmoid"
     output_activation : str, default "sigmoid"
+    tied_weights : bool, default False
+        The decoder uses the encoder's weights, transposed (see ``npae.Autoencoder``),
+        as in Rifai et al.'s contractive autoencoder.
     loss, contamination, optimizer, learning_rate, momentum, nesterov, epochs
         As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2).
     batch_size, weight_decay, validation_fraction, early_stopping, patience
@@ -71,6 +74,7 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(), code_size=32, lam=0.01, activation="sigmoid",
                  code_activation="sigmoid", output_activation="sigmoid", loss="mse",
+                 tied_weights=False,
                  contamination="auto", optimizer="adam", learning_rate=1e-2, momentum=0.0,
                  nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
@@ -78,6 +82,7 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
+            tied_weights=tied_weights,
             contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
             momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, validation_fraction=validation_fraction,

@@ -30,7 +30,7 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         setting each entry to 0 or 1 with probability ``noise_level``.
     noise_level : float, default 0.3
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
-    activation, code_activation, output_activation, loss, contamination
+    activation, code_activation, output_activation, loss, tied_weights, contamination
         As in ``npae.Autoencoder``.
     optimizer, learning_rate, momentum, nesterov, epochs, batch_size, weight_decay
         As in ``npae.Autoencoder``.
@@ -63,13 +63,15 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(64,), code_size=16, noise="masking", noise_level=0.3,
                  activation="relu", code_activation="identity", output_activation="identity",
-                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-3,
+                 loss="mse", tied_weights=False,
+                 contamination="auto", optimizer="adam", learning_rate=1e-3,
                  momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
                  n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
+            tied_weights=tied_weights,
             contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
             momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, validation_fraction=validation_fraction,

@@ -69,6 +69,8 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
     output_activation : str, default "sigmoid"
         Activation of the reconstruction; "sigmoid" suits data in [0, 1].
     loss : {"mse", "bce"}, default "mse"
+    tied_weights : bool, default False
+        The decoder uses the encoder's weights, transposed (see ``npae.Autoencoder``).
     contamination : "auto" or float in (0, 0.5], default "auto"
         Sets ``offset_``, the threshold of ``predict``, from the training
         rows' scores: the fraction of them to flag as outliers ("auto":
@@ -117,13 +119,15 @@ class SparseAutoencoder(FiltersMixin, Autoencoder):
 
     def __init__(self, hidden_sizes=(), code_size=64, penalty="kl", rho=0.05, beta=0.1, lam=1e-3,
                  activation="sigmoid", code_activation="sigmoid", output_activation="sigmoid",
-                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-2,
+                 loss="mse", tied_weights=False,
+                 contamination="auto", optimizer="adam", learning_rate=1e-2,
                  momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
                  n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             hidden_sizes=hidden_sizes, code_size=code_size, activation=activation,
             code_activation=code_activation, output_activation=output_activation, loss=loss,
+            tied_weights=tied_weights,
             contamination=contamination, optimizer=optimizer, learning_rate=learning_rate,
             momentum=momentum, nesterov=nesterov, epochs=epochs, batch_size=batch_size,
             weight_decay=weight_decay, validation_fraction=validation_fraction,

@@ -10,6 +10,12 @@ where the encoder gives the approximate posterior
 with one sample drawn by the reparameterization ``z = mu + exp(logvar / 2) eps``,
 ``eps ~ N(0, I)``, so that the sample is a differentiable function of the
 encoder's outputs; the KL term is computed in closed form.
+
+Two controls against posterior collapse (latent dimensions the decoder
+ignores, whose posterior equals the prior) act on the KL term: a warm-up
+of its weight ``beta`` (Bowman et al., 2016) and free bits (Kingma et al.,
+2016); ``KLMonitor`` applies the warm-up and records, per epoch, the KL of
+each latent dimension and the number of active units (Burda et al., 2016).
 """
 
 import numpy as np
@@ -30,6 +36,7 @@ from npae.layers.initializers import init_for
 from npae.models.base import BaseAutoencoder
 from npae.models.conv import mirrored_conv_networks
 from npae.network import mlp
+from npae.train import Callback
 from npae.utils import as_generator
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -54,6 +61,32 @@ def _standard_normal_log_density(z):
     return losses.gaussian_log_likelihood(np.zeros_like(z), z, 1.0)
 
 
+def _kl_per_dimension(mu, logvar):
+    """Batch mean of each latent dimension's KL to N(0, 1), shape (latent_dim,).
+
+    KL_j = mean_n 0.5 (exp(logvar_nj) + mu_nj^2 - 1 - logvar_nj): the
+    per-example KL of the transposed arrays sums over the rows instead.
+    """
+    return losses.gaussian_kl_per_example(mu.T, logvar.T) / mu.shape[0]
+
+
+def _free_bits_kl(mu, logvar, free_bits):
+    """The KL term with free bits, ``sum_j max(KL_j, free_bits)``, and its gradient.
+
+    ``KL_j`` is dimension j's KL averaged over the batch (``_kl_per_dimension``):
+    the clamp applies to the batch mean, not to each example (Kingma et al.,
+    2016, with one group per latent dimension). A dimension whose ``KL_j``
+    is at or below the floor contributes the constant ``free_bits`` and
+    gets exactly zero gradient; above it, the closed-form gradient
+    ``(mu / N, 0.5 (exp(logvar) - 1) / N)`` of ``losses.gaussian_kl``.
+    Returns ``(value, dmu, dlogvar)``.
+    """
+    kl_dims = _kl_per_dimension(mu, logvar)
+    _, dmu, dlogvar = losses.gaussian_kl(mu, logvar)
+    above = (kl_dims > free_bits).astype(mu.dtype)
+    return float(np.sum(np.maximum(kl_dims, free_bits))), dmu * above, dlogvar * above
+
+
 def _reparameterize_backward(dz, logvar, eps):
     """Chain rule through z = mu + exp(logvar / 2) eps, eps held fixed.
 
@@ -61,6 +94,11 @@ def _reparameterize_backward(dz, logvar, eps):
     ``dmu = dz`` and ``dlogvar = dz * 0.5 * eps * exp(logvar / 2)``.
     """
     return dz, dz * (0.5 * eps * np.exp(0.5 * logvar))
+
+
+def _count_active(mu, threshold=0.01):
+    """Latent dimensions whose posterior mean varies over the rows: Var_n(mu_nu) > threshold."""
+    return int(np.sum(np.var(mu.astype(np.float64), axis=0) > threshold))
 
 
 # -- the estimator --------------------------------------------------------------------
@@ -100,6 +138,23 @@ class VAE(BaseAutoencoder):
     drawn from the estimator's seeded generator; ``beta = 1`` is the ELBO,
     ``beta > 1`` the beta-VAE.
 
+    Against posterior collapse:
+
+    - ``kl_warmup = W > 0``: the KL weight rises linearly over the first W
+      epochs, per epoch: epoch e (1-based) trains with
+      ``beta_e = beta * min(1, (e - 1) / W)``, so epoch 1 uses 0 and epoch
+      W + 1 onwards the full ``beta``. ``history_["beta"]`` records each
+      epoch's weight.
+    - ``free_bits = lambda > 0`` (nats per latent dimension): the KL term
+      becomes ``sum_j max(KL_j, lambda)`` where ``KL_j`` is dimension j's
+      KL averaged over the minibatch (Kingma et al., 2016, one group per
+      dimension; the clamp is on the batch mean, not per example). A
+      dimension at or under the floor gets no gradient from the KL, so the
+      encoder is free to use those nats.
+
+    The training loss (``history_["loss"]``) is the objective optimized,
+    with that epoch's ``beta`` and the free-bits floor.
+
     Parameters
     ----------
     hidden_sizes : sequence of int, default (128,)
@@ -108,6 +163,12 @@ class VAE(BaseAutoencoder):
         Dimension of ``z``.
     beta : float, default 1.0
         Weight of the KL term (>= 0).
+    kl_warmup : int, default 0
+        Epochs over which the KL weight rises linearly from 0 to ``beta``
+        (see above); 0 uses ``beta`` from the start.
+    free_bits : float, default 0.0
+        Nats per latent dimension below which the batch-mean KL of that
+        dimension is not penalized further (see above); 0 is the plain ELBO.
     likelihood : {"bernoulli", "gaussian"}, default "bernoulli"
     sigma : float, default 0.1
         Standard deviation of the Gaussian likelihood (ignored for Bernoulli).
@@ -163,7 +224,13 @@ class VAE(BaseAutoencoder):
     network_ : Sequential
         The encoder's layers followed by the decoder's (shared objects).
     history_ : dict
-        ``"loss"`` (negative ELBO, nats per example) per epoch (and ``"val_loss"``).
+        Per epoch: ``"loss"`` (the training objective: negative beta-ELBO,
+        nats per example, with the epoch's ``beta`` and free bits; and
+        ``"val_loss"``), ``"beta"`` (the KL weight used), ``"kl_0"``, ...,
+        ``"kl_<latent_dim - 1>"`` (each dimension's KL on the training rows
+        after the epoch, ``kl_per_dimension``) and ``"active_units"``
+        (``active_units`` on the training rows). ``kl_history()`` gathers
+        the ``kl_j`` into one array.
     n_features_in_ : int
     code_shape_ : tuple
         ``(latent_dim,)``.
@@ -177,7 +244,9 @@ class VAE(BaseAutoencoder):
         dL/dlogvar = g * 0.5 * eps * sigma + beta * 0.5 * (exp(logvar) - 1) / N
 
     the first term of each is the path through ``z = mu + sigma eps``
-    (dz/dmu = 1, dz/dlogvar = 0.5 eps sigma), the second the closed-form KL.
+    (dz/dmu = 1, dz/dlogvar = 0.5 eps sigma), the second the closed-form KL
+    (with free bits, multiplied by 0 for each dimension j whose batch-mean
+    KL_j is at or under the floor).
     The reconstruction gradient with respect to the decoder output is
     ``(sigmoid(l) - x) / N`` (Bernoulli) or ``(m - x) / (sigma^2 N)`` (Gaussian).
 
@@ -200,8 +269,9 @@ class VAE(BaseAutoencoder):
     (5, 64)
     """
 
-    def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, likelihood="bernoulli",
-                 sigma=0.1, activation="relu", architecture="mlp", channels=(16, 32),
+    def __init__(self, hidden_sizes=(128,), latent_dim=2, beta=1.0, kl_warmup=0, free_bits=0.0,
+                 likelihood="bernoulli", sigma=0.1, activation="relu", architecture="mlp",
+                 channels=(16, 32),
                  contamination="auto", optimizer="adam", learning_rate=1e-3, momentum=0.0,
                  nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
@@ -216,6 +286,8 @@ class VAE(BaseAutoencoder):
         self.hidden_sizes = hidden_sizes
         self.latent_dim = latent_dim
         self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.free_bits = free_bits
         self.likelihood = likelihood
         self.sigma = sigma
         self.activation = activation
@@ -236,6 +308,8 @@ class VAE(BaseAutoencoder):
         check_sizes(self.hidden_sizes, "hidden_sizes", owner)
         check_int(self.latent_dim, "latent_dim", owner)
         check_number(self.beta, "beta", owner, low=0)
+        check_int(self.kl_warmup, "kl_warmup", owner, minimum=0)
+        check_number(self.free_bits, "free_bits", owner, low=0)
         check_choice(self.likelihood, "likelihood", owner, LIKELIHOODS)
         check_number(self.sigma, "sigma", owner, low=0, low_open=True)
         check_choice(self.activation, "activation", owner, tuple(ACTIVATIONS))
@@ -245,9 +319,10 @@ class VAE(BaseAutoencoder):
         if self.architecture == "conv":
             return self._build_conv(input_shape, hidden, rng)
         (n_features,) = input_shape
-        encoder = mlp([n_features, *hidden, 2 * self.latent_dim], self.activation,
+        extra = self._n_conditions  # inputs both networks read besides x and z
+        encoder = mlp([n_features + extra, *hidden, 2 * self.latent_dim], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
-        decoder = mlp([self.latent_dim, *reversed(hidden), n_features], self.activation,
+        decoder = mlp([self.latent_dim + extra, *reversed(hidden), n_features], self.activation,
                       "identity", dtype=self.dtype_, rng=rng)
         return encoder, decoder
 
@@ -294,29 +369,67 @@ class VAE(BaseAutoencoder):
             return losses.bernoulli_log_likelihood(output, x)
         return losses.gaussian_log_likelihood(output, x, self.sigma)
 
+    def _beta_at(self, epoch):
+        """The KL weight of 1-based ``epoch``: ``beta * min(1, (epoch - 1) / kl_warmup)``."""
+        if self.kl_warmup == 0:
+            return float(self.beta)
+        return float(self.beta) * min(1.0, (epoch - 1) / self.kl_warmup)
+
+    def _kl_term(self, mu, logvar):
+        """``(value, dmu, dlogvar)`` of the KL term: closed form, or with free bits."""
+        if self.free_bits > 0:
+            return _free_bits_kl(mu, logvar, self.free_bits)
+        return losses.gaussian_kl(mu, logvar)
+
+    def _train(self, *args, callbacks=(), **kwargs):
+        """The base's training loop with a ``KLMonitor`` first among the callbacks."""
+        return super()._train(*args, callbacks=[KLMonitor(self), *callbacks], **kwargs)
+
     def _step(self, xb, yb):
         """Forward, negative ELBO and backward on one batch; returns the loss.
 
-        See the class Notes for the gradient through the sampling step.
+        ``xb`` is the encoder's input and ``yb`` the data to reconstruct (the
+        same rows; for ``ConditionalVAE``, ``xb`` also holds the labels). See
+        the class Notes for the gradient through the sampling step.
         """
+        beta = getattr(self, "_kl_weight", self.beta)  # set each epoch by KLMonitor
         mu, logvar = _split(self.encoder_.forward(xb))
         eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
         z = _reparameterize(mu, logvar, eps)
-        reconstruction, grad_output = self._nll(self.decoder_.forward(z), yb)
-        kl, dmu_kl, dlogvar_kl = losses.gaussian_kl(mu, logvar)
-        grad_z = self.decoder_.backward(grad_output)
+        output = self.decoder_.forward(self._decoder_input(z, self._conditions(xb)))
+        reconstruction, grad_output = self._nll(output, yb)
+        kl, dmu_kl, dlogvar_kl = self._kl_term(mu, logvar)
+        # dL/d(decoder input); its first latent_dim columns are dL/dz (the rest: the labels')
+        grad_z = self.decoder_.backward(grad_output)[:, :self.latent_dim]
         dmu, dlogvar = _reparameterize_backward(grad_z, logvar, eps)
-        dmu += self.beta * dmu_kl
-        dlogvar += self.beta * dlogvar_kl
+        dmu += beta * dmu_kl
+        dlogvar += beta * dlogvar_kl
         self.encoder_.backward(np.concatenate([dmu, dlogvar], axis=1), input_grad=False)
-        return reconstruction + self.beta * kl
+        return reconstruction + beta * kl
 
     def _evaluate(self, X, Y):
         """The training objective (one-sample negative beta-ELBO) on (X, Y)."""
+        beta = getattr(self, "_kl_weight", self.beta)
         mu, logvar = _split(self.encoder_.forward(X, training=False))
         eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
-        output = self.decoder_.forward(_reparameterize(mu, logvar, eps), training=False)
-        return self._nll(output, Y)[0] + self.beta * losses.gaussian_kl(mu, logvar)[0]
+        output = self._decode(_reparameterize(mu, logvar, eps), self._conditions(X))
+        return self._nll(output, Y)[0] + beta * self._kl_term(mu, logvar)[0]
+
+    # -- what a conditional VAE changes (npae.ConditionalVAE) ------------------------------
+    #: Columns the encoder reads besides x and the decoder besides z: none.
+    _n_conditions = 0
+
+    def _conditions(self, inputs):
+        """What the decoder is given besides z, from the encoder's inputs: nothing."""
+        return None
+
+    def _decoder_input(self, z, conditions):
+        """The decoder's input for latents ``z`` and ``conditions``: ``z`` itself."""
+        return z
+
+    def _data(self, inputs):
+        """The data rows within the encoder's inputs (what is reconstructed): all of them."""
+        return inputs
 
     # -- using a fitted model -----------------------------------------------------------
     def _generator(self, random_state):
@@ -327,13 +440,22 @@ class VAE(BaseAutoencoder):
             self._rng = as_generator(self.random_state)
         return self._rng
 
-    def _posterior(self, X):
-        """``(mu, logvar)`` of q(z | x) for validated ``X``."""
-        return _split(self.encoder_.forward(X, training=False))
+    def _posterior(self, inputs):
+        """``(mu, logvar)`` of q(z | x) for validated encoder ``inputs``."""
+        return _split(self.encoder_.forward(inputs, training=False))
+
+    def _decode(self, z, conditions):
+        """The decoder's output (logits or mean of p(x | z)) for latents ``z``."""
+        return self.decoder_.forward(self._decoder_input(z, conditions), training=False)
 
     def _mean_output(self, output):
         """Mean of p(x | z) from the decoder output: sigmoid(logits) or the mean."""
         return expit(output) if self.likelihood == "bernoulli" else output
+
+    def _check_latents(self, Z):
+        check_is_fitted(self, "network_")
+        return check_array(Z, type(self).__name__, ndim=2, dtype=self.dtype_,
+                           n_features=self.code_shape_)
 
     def transform(self, X):
         """The posterior mean ``mu(x)`` of each row of ``X``, shape (N, latent_dim)."""
@@ -346,15 +468,15 @@ class VAE(BaseAutoencoder):
 
     def inverse_transform(self, Z):
         """Decode latents ``Z`` to the mean of ``p(x | z)`` (probabilities for Bernoulli)."""
-        check_is_fitted(self, "network_")
-        Z = check_array(Z, type(self).__name__, ndim=2, dtype=self.dtype_,
-                        n_features=self.code_shape_)
-        return self._mean_output(self.decoder_.forward(Z, training=False))
+        return self._mean_output(self._decode(self._check_latents(Z), None))
 
     def reconstruct(self, X):
         """Decode the posterior mean: the mean of ``p(x | z = mu(x))``."""
-        mu, _ = self._posterior(self._validate(X))
-        return self._mean_output(self.decoder_.forward(mu, training=False))
+        return self._reconstruct(self._validate(X))
+
+    def _reconstruct(self, inputs):
+        mu, _ = self._posterior(inputs)
+        return self._mean_output(self._decode(mu, self._conditions(inputs)))
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error of ``reconstruct`` (higher is better).
@@ -362,8 +484,10 @@ class VAE(BaseAutoencoder):
         This is npae's common score; see ``elbo`` and ``log_likelihood`` for
         the VAE's probabilistic measures.
         """
-        X = self._validate(X)
-        return -float(np.mean((self.reconstruct(X) - X) ** 2))
+        return self._score(self._validate(X))
+
+    def _score(self, inputs):
+        return -float(np.mean((self._reconstruct(inputs) - self._data(inputs)) ** 2))
 
     def score_samples(self, X):
         """The ELBO of each row at the posterior mean, in nats; higher is more normal.
@@ -379,11 +503,13 @@ class VAE(BaseAutoencoder):
         -------
         ndarray of shape (n_samples,), float64
         """
-        X = self._validate(X)
-        mu, logvar = self._posterior(X)
-        output = self.decoder_.forward(mu, training=False).astype(np.float64)
+        return self._score_samples(self._validate(X))
+
+    def _score_samples(self, inputs):
+        mu, logvar = self._posterior(inputs)
+        output = self._decode(mu, self._conditions(inputs)).astype(np.float64)
         kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
-        return self._log_prob(output, X.astype(np.float64)) - kl
+        return self._log_prob(output, self._data(inputs).astype(np.float64)) - kl
 
     def kl_per_dimension(self, X):
         """Mean over the rows of ``X`` of each latent dimension's KL to the prior, in nats.
@@ -396,8 +522,11 @@ class VAE(BaseAutoencoder):
         -------
         ndarray of shape (latent_dim,), float64
         """
-        mu, logvar = (a.astype(np.float64) for a in self._posterior(self._validate(X)))
-        return np.mean(0.5 * (np.exp(logvar) + mu * mu - 1 - logvar), axis=0)
+        return self._kl_per_dimension(self._validate(X))
+
+    def _kl_per_dimension(self, inputs):
+        mu, logvar = (a.astype(np.float64) for a in self._posterior(inputs))
+        return _kl_per_dimension(mu, logvar)
 
     def active_units(self, X, threshold=0.01):
         """How many latent dimensions are active on ``X`` (Burda et al., 2016).
@@ -410,9 +539,17 @@ class VAE(BaseAutoencoder):
         -------
         int
         """
-        threshold = check_number(threshold, "threshold", "VAE.active_units", low=0)
-        mu, _ = self._posterior(self._validate(X))
-        return int(np.sum(np.var(mu.astype(np.float64), axis=0) > threshold))
+        return self._active_units(self._validate(X), threshold)
+
+    def _active_units(self, inputs, threshold):
+        threshold = check_number(threshold, "threshold", f"{type(self).__name__}.active_units",
+                                 low=0)
+        return _count_active(self._posterior(inputs)[0], threshold)
+
+    def kl_history(self):
+        """Each epoch's per-dimension KL from ``history_``: shape (n_epochs, latent_dim)."""
+        check_is_fitted(self, "history_")
+        return np.array([self.history_[f"kl_{j}"] for j in range(self.latent_dim)]).T
 
     def sample(self, n, random_state=None):
         """Draw ``n`` new examples: decode ``z ~ N(0, I)`` to the mean of ``p(x | z)``.
@@ -428,10 +565,12 @@ class VAE(BaseAutoencoder):
         ndarray of shape ``(n, *input_shape_)``, the model's dtype
         """
         check_is_fitted(self, "network_")
-        n = check_int(n, "n", "VAE.sample")
-        rng = self._generator(random_state)
+        n = check_int(n, "n", f"{type(self).__name__}.sample")
+        return self._sample(n, None, self._generator(random_state))
+
+    def _sample(self, n, conditions, rng):
         z = rng.standard_normal((n, self.latent_dim), dtype=self.dtype_)
-        return self._mean_output(self.decoder_.forward(z, training=False))
+        return self._mean_output(self._decode(z, conditions))
 
     def elbo(self, X, n_samples=1, random_state=None):
         """The evidence lower bound of each row, in nats (higher is better).
@@ -444,15 +583,17 @@ class VAE(BaseAutoencoder):
         -------
         ndarray of shape (N,), float64
         """
-        X = self._validate(X)
-        n_samples = check_int(n_samples, "n_samples", "VAE.elbo")
+        return self._elbo(self._validate(X), n_samples, random_state)
+
+    def _elbo(self, inputs, n_samples, random_state):
+        n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.elbo")
         rng = self._generator(random_state)
-        mu, logvar = self._posterior(X)
-        expected = np.zeros(X.shape[0])
+        mu, logvar = self._posterior(inputs)
+        conditions, X64 = self._conditions(inputs), self._data(inputs).astype(np.float64)
+        expected = np.zeros(inputs.shape[0])
         for _ in range(n_samples):
             z = _reparameterize(mu, logvar, rng.standard_normal(mu.shape, dtype=mu.dtype))
-            output = self.decoder_.forward(z, training=False)
-            expected += self._log_prob(output.astype(np.float64), X.astype(np.float64))
+            expected += self._log_prob(self._decode(z, conditions).astype(np.float64), X64)
         kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
         return expected / n_samples - kl
 
@@ -470,19 +611,66 @@ class VAE(BaseAutoencoder):
         -------
         ndarray of shape (N,), float64
         """
-        X = self._validate(X)
-        n_samples = check_int(n_samples, "n_samples", "VAE.log_likelihood")
+        return self._log_likelihood(self._validate(X), n_samples, random_state)
+
+    def _log_likelihood(self, inputs, n_samples, random_state):
+        n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.log_likelihood")
         rng = self._generator(random_state)
-        mu, logvar = self._posterior(X)
-        logvar64, X64 = logvar.astype(np.float64), X.astype(np.float64)
-        log_w = np.empty((X.shape[0], n_samples))
+        mu, logvar = self._posterior(inputs)
+        conditions, X64 = self._conditions(inputs), self._data(inputs).astype(np.float64)
+        logvar64 = logvar.astype(np.float64)
+        log_w = np.empty((inputs.shape[0], n_samples))
         for k in range(n_samples):
             eps = rng.standard_normal(mu.shape, dtype=mu.dtype)
             z = _reparameterize(mu, logvar, eps)
-            output = self.decoder_.forward(z, training=False).astype(np.float64)
+            output = self._decode(z, conditions).astype(np.float64)
             z64, eps64 = z.astype(np.float64), eps.astype(np.float64)
             # log q(z | x) = log N(z; mu, sigma^2) = log N(eps; 0, I) - sum_j logvar_j / 2
             log_q = _standard_normal_log_density(eps64) - 0.5 * np.sum(logvar64, axis=1)
             log_w[:, k] = (self._log_prob(output, X64) + _standard_normal_log_density(z64)
                            - log_q)
         return logsumexp(log_w, axis=1) - np.log(n_samples)
+
+
+class KLMonitor(Callback):
+    """The VAE's training hook: the KL weight of each epoch, and the collapse diagnostics.
+
+    Before each epoch it sets the model's KL weight to ``_beta_at(epoch)``
+    (the ``kl_warmup`` schedule; from the trainer's epoch, so a resumed run
+    continues the schedule). After each epoch's updates, before the epoch is
+    recorded (so a rollback never splits an epoch's records), it appends to
+    the history the weight used (``"beta"``), each latent dimension's KL on
+    the training rows (``"kl_0"``, ...) and the number of active units
+    (``"active_units"``): one pass of the encoder over the training rows,
+    ``ROWS_PER_PASS`` at a time.
+
+    Parameters
+    ----------
+    model : VAE
+    """
+
+    ROWS_PER_PASS = 1024
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_train_begin(self, trainer, X, Y):
+        self.rows = X
+        self.model._kl_weight = self.model._beta_at(trainer.epoch + 1)
+
+    def on_updates_end(self, trainer, logs):
+        mu, logvar = (np.concatenate(parts) for parts in zip(*(
+            self.model._posterior(self.rows[start:start + self.ROWS_PER_PASS])
+            for start in range(0, len(self.rows), self.ROWS_PER_PASS))))
+        kl = _kl_per_dimension(mu.astype(np.float64), logvar.astype(np.float64))
+        trainer.history.append(beta=self.model._kl_weight, active_units=_count_active(mu),
+                               **{f"kl_{j}": value for j, value in enumerate(kl)})
+
+    def on_epoch_end(self, trainer, logs):
+        self.model._kl_weight = self.model._beta_at(trainer.epoch + 1)
+
+    def on_train_end(self, trainer):
+        self.rows = None
+
+    def on_train_error(self, trainer, error):
+        self.rows = None
