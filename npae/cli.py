@@ -619,7 +619,7 @@ def build_parser():
                                    "reconstructions.png, filters.png (first-layer weights), "
                                    "loss_curve.png; with --code-size 2 also codes_2d.png and "
                                    "latent_manifold.png (vae) or code_grid.png; denoising.png "
-                                   "for the denoising model (e.g. --set noise='gaussian' --set "
+                                   "for the denoising model (e.g. --set noise=gaussian --set "
                                    "noise_level=0.5).")
     p.add_argument("model", choices=list(MODELS), help="which model")
     common(p, os.path.join("npae-out", "train"))
