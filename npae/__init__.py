@@ -6,7 +6,18 @@ checked numerically, and the estimators follow scikit-learn's conventions.
 
 __version__ = "0.1.0"
 
-from npae import datasets, exercises, gradcheck, layers, losses, metrics, noise, optim, plot
+from npae import (
+    datasets,
+    exercises,
+    gradcheck,
+    layers,
+    losses,
+    metrics,
+    noise,
+    optim,
+    plot,
+    reproduce,
+)
 from npae.backend import BACKENDS, get_backend, set_backend, use_backend
 from npae.decomposition import PCA
 from npae.io import load, save
@@ -40,6 +51,7 @@ __all__ = [
     "noise",
     "optim",
     "plot",
+    "reproduce",
     "Autoencoder",
     "ConditionalVAE",
     "ContractiveAutoencoder",

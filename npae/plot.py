@@ -1,4 +1,4 @@
-"""Matplotlib figures: reconstructions, codes, losses, error against code size, ROC curves.
+"""Matplotlib figures: reconstructions, codes, decoded grids, filters, losses, ROC curves.
 
 Every function returns the ``matplotlib.figure.Figure`` it drew (and takes
 an optional ``ax`` where one panel suffices), so notebooks show it and the
@@ -171,7 +171,7 @@ def plot_filters(filters, image_shape, ncols=10, scale=0.8):
     return plot_image_grid(F, image_shape, ncols=ncols, scale=scale, normalize=True)
 
 
-# -- VAE figures (a VAE's 2-D code scatter is ``plot_codes(vae.transform(X), y)``) --------
+# -- decoded codes: VAE grids and traversals, any 2-D code (a scatter is ``plot_codes``) --
 
 def _vae_image_shape(vae, image_shape):
     """``image_shape`` if given, else the model's (C, H, W), else a square of its features."""
@@ -198,9 +198,7 @@ def plot_latent_manifold(vae, n=15, image_shape=None, dims=(0, 1), cmap="gray", 
     """
     from scipy.stats import norm
 
-    plt = _pyplot()
     shape = _vae_image_shape(vae, image_shape)
-    h, w = shape[-2:]
     latent_dim = vae.code_shape_[0]
     i, j = dims
     if not (0 <= i < latent_dim and 0 <= j < latent_dim and i != j):
@@ -208,24 +206,153 @@ def plot_latent_manifold(vae, n=15, image_shape=None, dims=(0, 1), cmap="gray", 
             f"plot_latent_manifold expected two different dims in [0, {latent_dim}), got {dims}"
         )
     grid = norm.ppf(np.linspace(0.05, 0.95, n))
-    rows, cols = np.meshgrid(grid[::-1], grid, indexing="ij")  # top row: largest z[j]
-    Z = np.zeros((n * n, latent_dim), dtype=vae.dtype_)
-    Z[:, i], Z[:, j] = cols.ravel(), rows.ravel()
-    images = _as_images(vae.inverse_transform(Z), shape).reshape(n, n, h, w)
-    # one image per cell, a 1-pixel NaN (blank) line between cells
-    mosaic = np.full((n * (h + 1) - 1, n * (w + 1) - 1), np.nan)
-    for r in range(n):
-        for c in range(n):
-            mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = images[r, c]
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1)
-    ticks = np.unique(np.linspace(0, n - 1, min(n, 5)).round().astype(int))
-    ax.set_xticks(ticks * (w + 1) + (w - 1) / 2, [f"{grid[t]:+.2f}" for t in ticks])
-    ax.set_yticks(ticks * (h + 1) + (h - 1) / 2, [f"{grid[::-1][t]:+.2f}" for t in ticks])
-    ax.set_xlabel(f"z{i + 1}")
-    ax.set_ylabel(f"z{j + 1}")
-    ax.set_title("decoded latent grid")
+    fig = _decoded_mosaic(vae, grid, grid, (i, j), latent_dim, shape, cmap, size)
+    fig.axes[0].set_title("decoded latent grid")
     return fig
+
+
+def _decoded_mosaic(model, x_values, y_values, dims, code_size, shape, cmap, size):
+    """Decode ``z[dims] = (x, y)`` over a grid (other entries 0) and draw one mosaic.
+
+    ``x_values`` run left to right, ``y_values`` bottom to top.
+    """
+    plt = _pyplot()
+    h, w = shape[-2:]
+    nx, ny = len(x_values), len(y_values)
+    rows, cols = np.meshgrid(y_values[::-1], x_values, indexing="ij")  # top row: largest y
+    Z = np.zeros((nx * ny, code_size), dtype=getattr(model, "dtype_", np.float64))
+    Z[:, dims[0]], Z[:, dims[1]] = cols.ravel(), rows.ravel()
+    images = _as_images(model.inverse_transform(Z), shape).reshape(ny, nx, h, w)
+    # one image per cell, a 1-pixel NaN (blank) line between cells
+    mosaic = np.full((ny * (h + 1) - 1, nx * (w + 1) - 1), np.nan)
+    for r in range(ny):
+        for c in range(nx):
+            mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = images[r, c]
+    fig, ax = plt.subplots(figsize=(size, size * ny / nx))
+    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1)
+    x_ticks = np.unique(np.linspace(0, nx - 1, min(nx, 5)).round().astype(int))
+    y_ticks = np.unique(np.linspace(0, ny - 1, min(ny, 5)).round().astype(int))
+    ax.set_xticks(x_ticks * (w + 1) + (w - 1) / 2, [f"{x_values[t]:+.2f}" for t in x_ticks])
+    ax.set_yticks(y_ticks * (h + 1) + (h - 1) / 2,
+                  [f"{y_values[::-1][t]:+.2f}" for t in y_ticks])
+    ax.set_xlabel(f"z{dims[0] + 1}")
+    ax.set_ylabel(f"z{dims[1] + 1}")
+    return fig
+
+
+def _code_shape(model):
+    """A fitted model's code shape: ``code_shape_``, or ``(n_components_,)`` for PCA."""
+    if hasattr(model, "code_shape_"):
+        return tuple(model.code_shape_)
+    return (model.n_components_,)
+
+
+def plot_code_grid(model, X=None, n=15, limits=None, image_shape=None, cmap="gray", size=6.0):
+    """Decode an ``n`` x ``n`` grid over the 2-D code space of any autoencoder.
+
+    A VAE's grid follows its prior (``plot_latent_manifold``); a plain
+    autoencoder has no prior, so the grid spans a box: ``limits`` =
+    ``((x_low, x_high), (y_low, y_high))``, or by default the range of the
+    codes of ``X`` (``model.transform(X)``), so the decoded grid shows what
+    the decoder makes of the codes between and around the data's.
+
+    Parameters
+    ----------
+    model : fitted autoencoder (or PCA) with a code of size 2
+    X : ndarray, optional
+        Rows whose codes set the box when ``limits`` is None.
+    n : int, default 15
+    limits : pair of (low, high), optional
+    image_shape : tuple, optional
+        Default: the model's input shape when it is (C, H, W), else a square.
+    """
+    code_shape = _code_shape(model)
+    if code_shape != (2,):
+        raise ValueError(f"plot_code_grid expected a model with a 2-D code, got code shape "
+                         f"{code_shape}")
+    if limits is None:
+        if X is None:
+            raise ValueError("plot_code_grid needs X (rows whose codes set the box) or limits")
+        Z = model.transform(X)
+        limits = tuple(zip(Z.min(axis=0), Z.max(axis=0)))
+    (x_low, x_high), (y_low, y_high) = limits
+    shape = _vae_image_shape(model, image_shape)
+    fig = _decoded_mosaic(model, np.linspace(x_low, x_high, n), np.linspace(y_low, y_high, n),
+                          (0, 1), 2, shape, cmap, size)
+    fig.axes[0].set_title("decoded grid over the code space")
+    return fig
+
+
+def plot_latent_traversal(model, x, values=None, dims=None, image_shape=None, cmap="gray"):
+    """One row per code unit: the code of ``x`` with that unit set to each of ``values``.
+
+    The classic picture of disentanglement (Higgins et al., 2017): each row
+    changes one latent unit of ``model.transform(x)`` and decodes; a unit
+    that the model does not use leaves its row constant.
+
+    Parameters
+    ----------
+    model : fitted autoencoder (VAE or any other)
+    x : ndarray, one input (n_features,) or (C, H, W)
+    values : sequence of float, default ``np.linspace(-3, 3, 9)``
+    dims : sequence of int, default every code unit
+    """
+    values = np.linspace(-3.0, 3.0, 9) if values is None else np.asarray(values, dtype=float)
+    shape = _vae_image_shape(model, image_shape)
+    code = model.transform(np.asarray(x).reshape(1, *model.input_shape_))[0]
+    dims = range(len(code)) if dims is None else dims
+    Z = np.repeat(code[None], len(dims) * len(values), axis=0)
+    for r, dim in enumerate(dims):
+        Z[r * len(values):(r + 1) * len(values), dim] = values
+    fig = plot_image_grid(model.inverse_transform(Z), shape, ncols=len(values),
+                          value_range=(0, 1), cmap=cmap)
+    for r, dim in enumerate(dims):
+        fig.axes[r * len(values)].set_title(f"z{dim + 1}", fontsize=8, loc="left")
+    return fig
+
+
+def plot_vector_field(points, reconstructions, data=None, ax=None, title=None):
+    """Arrows ``r(x) - x`` from each 2-D point to its reconstruction.
+
+    For a denoising autoencoder with small Gaussian noise, ``r(x) - x``
+    estimates ``sigma^2`` times the gradient of the log-density of the data
+    (Alain & Bengio, 2014): the arrows point toward the data manifold.
+    ``data`` (optional, (n, 2)) is drawn as grey dots beneath.
+    """
+    plt = _pyplot()
+    points, reconstructions = np.asarray(points), np.asarray(reconstructions)
+    if points.ndim != 2 or points.shape[1] != 2 or reconstructions.shape != points.shape:
+        raise ValueError(f"plot_vector_field expected points and reconstructions of the same "
+                         f"shape (n, 2), got {points.shape} and {reconstructions.shape}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5, 5))
+    else:
+        fig = ax.figure
+    if data is not None:
+        data = np.asarray(data)
+        ax.scatter(data[:, 0], data[:, 1], s=3, color="0.6", label="data")
+    delta = reconstructions - points
+    ax.quiver(points[:, 0], points[:, 1], delta[:, 0], delta[:, 1], angles="xy",
+              scale_units="xy", scale=1, color="C3", width=0.004)
+    ax.set_aspect("equal")
+    ax.set_title(title or "reconstruction minus input, r(x) - x")
+    return fig
+
+
+def plot_conv_filters(W, ncols=8, scale=0.8):
+    """A convolution's filters ``W`` (c_out, c_in, kh, kw): one image per (output, input) pair.
+
+    Rows of the grid run over output channels; for a first layer on grey
+    images (``c_in = 1``) that is one small image per filter, each scaled to
+    its own [min, max].
+    """
+    W = np.asarray(W)
+    if W.ndim != 4:
+        raise ValueError(f"plot_conv_filters expected weights of shape (c_out, c_in, kh, kw), "
+                         f"got {W.shape}")
+    c_out, c_in, kh, kw = W.shape
+    return plot_image_grid(W.reshape(c_out * c_in, kh * kw), (kh, kw),
+                           ncols=c_in if c_in > 1 else ncols, scale=scale, normalize=True)
 
 
 def plot_interpolation(vae, x0, x1, n_steps=10, image_shape=None, cmap="gray"):

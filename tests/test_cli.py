@@ -70,6 +70,29 @@ def test_train_every_model(model, options, cls, tmp_path):
     assert "held-out" in result.stdout
 
 
+@pytest.mark.parametrize("model, options, figures", [
+    ("vae", ["--code-size", "2", "--set", "hidden_sizes=(8,)"],
+     {"codes_2d.png", "latent_manifold.png"}),
+    ("autoencoder", ["--code-size", "2", "--set", "hidden_sizes=(8,)"],
+     {"codes_2d.png", "code_grid.png"}),
+    ("denoising", ["--set", "hidden_sizes=(8,)", "--set", "noise='gaussian'",
+                   "--set", "noise_level=0.5"], {"denoising.png"}),
+    ("stacked", ["--set", "layer_sizes=(12, 6)", "--set", "pretrain_epochs=1"], set()),
+    ("conv", ["--code-size", "4", "--set", "channels=(2,)"], set()),
+])
+def test_train_writes_the_lecture_figures_on_the_mnist_sample(model, options, figures, tmp_path):
+    """reconstructions, first-layer filters and loss curve always; 2-D codes and a decoded grid
+    for a 2-D code; noisy and denoised digits for the denoising model."""
+    result = run("train", model, "--dataset", "mnist-sample", "--epochs", "1", *options,
+                 "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    expected = {"reconstructions.png", "filters.png", "loss_curve.png", *figures}
+    written = {path.name for path in tmp_path.glob("*.png")}
+    assert written == expected
+    assert all((tmp_path / name).stat().st_size > 300 for name in written)
+    assert all(name in result.stdout for name in expected)
+
+
 def test_compare_accepts_the_regularized_models(tmp_path):
     result = run("compare", "--models", "pca,sparse,denoising,vae", "--code-sizes", "2",
                  "--epochs", "1", "--out", str(tmp_path))

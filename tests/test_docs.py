@@ -36,7 +36,7 @@ API_MODULES = [
     "npae.losses", "npae.regularizers", "npae.optim", "npae.train", "npae.checkpoint",
     "npae.models", "npae.decomposition", "npae.metrics", "npae.noise", "npae.datasets",
     "npae.exercises", "npae.gradcheck", "npae.io", "npae.plot", "npae.utils", "npae.cli",
-    "npae.anomaly", "npae.convergence", "npae.streaming",
+    "npae.anomaly", "npae.convergence", "npae.streaming", "npae.reproduce",
 ]
 
 PAGES = {

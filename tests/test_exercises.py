@@ -143,6 +143,24 @@ WRONG = {
         (lambda g, s: exercises.images._align_corners_backward(g, s), "output dx",
          "align_corners=True"),
     ],
+    "nearest_upsample_backward": [
+        (zeros("nearest_upsample_backward"), "output dx", "returns zeros"),
+        (scaled("nearest_upsample_backward", 0.25), "output dx", "do not average"),
+        (lambda g, s: g[:, :, ::s, ::s].copy(), "output dx", "not only the top-left"),
+    ],
+    "negative_elbo": [
+        (lambda x, l, m, v, b: solution("negative_elbo")(x, l, m, v, b)[:2]
+         + (solution("negative_elbo")(x, l, m, v, b)[0],), "output loss", ""),
+        (lambda x, l, m, v, b: tuple(solution("negative_elbo")(x, -l, m, v, b)),
+         "output reconstruction", ""),
+        (lambda x, l, m, v, b: (solution("negative_elbo")(x, l, m, v, b)[0],
+                                len(x) * solution("negative_elbo")(x, l, m, v, b)[1],
+                                solution("negative_elbo")(x, l, m, v, b)[2]),
+         "output kl", "batch"),
+        (lambda x, l, m, v, b: (np.mean(np.logaddexp(0, l) - x * l),
+                                *solution("negative_elbo")(x, l, m, v, b)[1:]),
+         "output reconstruction", "sum the cross-entropy over the pixels"),
+    ],
     "outlier_scores": [
         (lambda X, X_hat, t, c: (-np.sum((X - X_hat) ** 2, axis=1),
                                  *solution("outlier_scores")(X, X_hat, t, c)[1:]),
@@ -514,3 +532,22 @@ def test_outlier_scores_are_npae_anomaly_scores(rng):
     np.testing.assert_allclose(scores, pca.score_samples(X_new), rtol=1e-10)
     assert offset == pytest.approx(pca.offset_, rel=1e-12)
     np.testing.assert_array_equal(labels, pca.predict(X_new))
+
+
+@pytest.mark.parametrize(("x_shape", "scale"), [((2, 3, 3, 4), 2), ((1, 2, 1, 5), 3)])
+def test_nearest_backward_is_the_upsample_layers(rng, x_shape, scale):
+    layer = Upsample2D(scale, mode="nearest")
+    x = rng.normal(size=x_shape)
+    g = rng.normal(size=layer.forward(x).shape)
+    np.testing.assert_allclose(solution("nearest_upsample_backward")(g, scale),
+                               layer_backward(layer, x, g), rtol=1e-12)
+
+
+def test_negative_elbo_is_npae_losses(rng):
+    x, logits = rng.uniform(size=(5, 7)), rng.normal(size=(5, 7))
+    mu, logvar = rng.normal(size=(5, 3)), rng.uniform(-1, 1, size=(5, 3))
+    reconstruction, kl, loss = solution("negative_elbo")(x, logits, mu, logvar, 4.0)
+    per_entry, _ = losses.binary_cross_entropy_with_logits(logits, x)
+    assert reconstruction == pytest.approx(per_entry * x.shape[1], rel=1e-12)
+    assert kl == pytest.approx(np.mean(losses.gaussian_kl_per_example(mu, logvar)), rel=1e-12)
+    assert loss == pytest.approx(reconstruction + 4.0 * kl, rel=1e-12)

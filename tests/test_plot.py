@@ -86,3 +86,72 @@ def test_plot_filters_takes_a_models_filters_as_returned():
         plot.plot_filters(filters.T, image_shape)
 
 
+
+
+class _Linear2D:
+    """A stand-in autoencoder with a 2-D code: decode(z) = z @ D, encode(x) = x @ D.T."""
+
+    code_shape_ = (2,)
+    input_shape_ = (4,)
+    dtype_ = np.float64
+
+    def __init__(self):
+        self.D = np.array([[1.0, 0.0, 0.5, 0.0], [0.0, 1.0, 0.0, 0.5]])
+
+    def transform(self, X):
+        return np.asarray(X).reshape(len(X), -1) @ self.D.T
+
+    def inverse_transform(self, Z):
+        return np.asarray(Z) @ self.D
+
+
+def test_code_grid_decodes_the_box_of_the_codes():
+    model = _Linear2D()
+    X = np.array([[0.0, 0.0, 0, 0], [1.0, 0.5, 0, 0]])
+    fig = plot.plot_code_grid(model, X, n=3)
+    mosaic = images_in(fig)[0].get_array()
+    assert mosaic.shape == (3 * 3 - 1, 3 * 3 - 1)  # three 2x2 images a side, blank lines
+    # top-left cell: z = (x_low, y_high) = (0, 0.5); bottom-right: (1, 0)
+    np.testing.assert_allclose(mosaic[:2, :2], (np.array([0.0, 0.5]) @ model.D).reshape(2, 2))
+    np.testing.assert_allclose(mosaic[-2:, -2:], (np.array([1.0, 0.0]) @ model.D).reshape(2, 2))
+    assert fig.axes[0].get_xticklabels()[0].get_text() == "+0.00"
+
+
+def test_code_grid_refuses_a_wider_code_and_a_missing_box():
+    model = _Linear2D()
+    with pytest.raises(ValueError, match="needs X .* or limits"):
+        plot.plot_code_grid(model)
+    model.code_shape_ = (3,)
+    with pytest.raises(ValueError, match=r"a 2-D code, got code shape \(3,\)"):
+        plot.plot_code_grid(model, limits=((0, 1), (0, 1)))
+
+
+def test_latent_traversal_one_row_per_unit_one_column_per_value():
+    model = _Linear2D()
+    fig = plot.plot_latent_traversal(model, np.array([1.0, 2.0, 0, 0]), values=[-1, 0, 1])
+    shown = images_in(fig)
+    assert len(shown) == 2 * 3
+    # row 2 (z2), column 1: code (1, 2) with z2 set to -1
+    np.testing.assert_allclose(shown[3].get_array(), (np.array([1.0, -1.0]) @ model.D)
+                               .reshape(2, 2))
+    assert [fig.axes[0].get_title(loc="left"), fig.axes[3].get_title(loc="left")] == ["z1", "z2"]
+
+
+def test_vector_field_draws_one_arrow_per_point():
+    points = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    fig = plot.plot_vector_field(points, points * 0.5, data=points)
+    quiver = [c for c in fig.axes[0].collections if type(c).__name__ == "Quiver"][0]
+    np.testing.assert_allclose(quiver.U, -0.5 * points[:, 0])
+    np.testing.assert_allclose(quiver.V, -0.5 * points[:, 1])
+    with pytest.raises(ValueError, match=r"same shape \(n, 2\), got \(3, 2\) and \(2, 2\)"):
+        plot.plot_vector_field(points, points[:2])
+
+
+def test_conv_filters_one_image_per_channel_pair():
+    W = np.random.default_rng(0).normal(size=(6, 1, 3, 3))
+    shown = images_in(plot.plot_conv_filters(W))
+    assert len(shown) == 6
+    assert shown[2].get_array().shape == (3, 3)
+    assert len(images_in(plot.plot_conv_filters(np.ones((4, 2, 3, 3))))) == 8
+    with pytest.raises(ValueError, match=r"\(c_out, c_in, kh, kw\), got \(6, 9\)"):
+        plot.plot_conv_filters(W.reshape(6, 9))

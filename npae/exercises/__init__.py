@@ -29,11 +29,11 @@ True
 
 import inspect
 
-from npae.exercises import anomaly, images, layers, losses, pca, regularizers, vae
+from npae.exercises import anomaly, images, layers, losses, models, pca, regularizers, vae
 from npae.exercises.grading import CheckResult, grade
 
 _EXERCISES = {exercise.name: exercise
-              for module in (layers, losses, regularizers, vae, images, pca, anomaly)
+              for module in (layers, losses, regularizers, vae, images, pca, anomaly, models)
               for exercise in module.EXERCISES}
 
 
