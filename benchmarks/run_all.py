@@ -53,6 +53,7 @@ BENCHMARKS = {
     "dense": ("bench_dense.py", True, ["--quick"]),
     "profile_small_step": ("profile_small_step.py", False, ["--repeats", "2"]),
     "fit": ("bench_fit.py", True, ["--quick"]),
+    "realsize": ("bench_realsize.py", True, ["--quick"]),
     "conv": ("bench_conv.py", True, None),
     "profile_conv": ("profile_conv.py", False, None),
     "numpy_ml": ("bench_numpy_ml.py", False, None),
@@ -237,6 +238,23 @@ def fit_targets(rows, note):
                    f"products{note}", verdict(row[key], bound))
 
 
+def realsize_targets(rows, note):
+    labels = {"deep_ae": "deep autoencoder 784-1000-500-250-30",
+              "conv_ae": "ConvAutoencoder (16, 32), code 16", "vae": "MLP VAE 784-400-20",
+              "unet": "UNet depth 2, base 8"}
+    for row in rows:
+        case = (f"(j) one epoch of `fit`, {labels[row['case']]}, {row['rows']:,} x "
+                f"{row['input']}, batch {row['batch']}, {row['dtype']}")
+        shown = f"<= {row['target']} x torch (issue 18)"
+        if row["ratio_to_torch"] == "n/a":
+            yield case, shown, f"{number(row['npae_fit_s'])} s{note}", "not compared: no torch"
+            continue
+        yield (case, shown,
+               f"{row['ratio_to_torch']:.3f} x torch ({number(row['npae_fit_s'])} s vs "
+               f"{number(row['torch_s'])} s); a bare step loop {row['loop_ratio_to_torch']:.3f} x"
+               f"{note}", verdict(row["ratio_to_torch"], row["target"]))
+
+
 # Bounds that issue 18 tightened, by (case, dtype); the rest are issue 8's.
 ISSUE_18_CONV = {("Conv2D 16->32 3x3 p1", "float32"): 1.5,
                  ("Conv2D 16->32 3x3 p1", "float64"): 1.0,
@@ -315,7 +333,8 @@ def memory_targets(rows, note):
            f"{rows[0]['epochs']} epochs, float64 and float32){note}", verdict(peak, 300))
 
 
-TARGETS = [("dense", dense_targets), ("fit", fit_targets), ("conv", conv_targets),
+TARGETS = [("dense", dense_targets), ("fit", fit_targets), ("realsize", realsize_targets),
+           ("conv", conv_targets),
            ("unet", unet_targets), ("pca", pca_targets), ("startup", startup_targets),
            ("memory", memory_targets)]
 
