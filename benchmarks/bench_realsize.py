@@ -26,7 +26,7 @@ on 32 rows), so the two compute the same function.
 Writes ``benchmarks/results/realsize.json`` and ``realsize.md``.
 
     python benchmarks/bench_realsize.py [--repeats 3] [--threads N] [--quick]
-        [--only deep_ae conv_ae vae unet]
+        [--only deep_ae conv_ae vae unet] [--cpu-time]
 """
 
 import argparse
@@ -291,6 +291,9 @@ def main():
     parser.add_argument("--quick", action="store_true",
                         help="a few hundred rows, one timed run: a smoke run")
     parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by the process's CPU time (steadier on a busy machine; "
+                             "meaningful with --threads 1 only)")
     args = parser.parse_args()
     set_threads(args.threads)
     try:
@@ -310,7 +313,8 @@ def main():
         if have_torch:
             row["twin_max_abs_diff"] = check_twin(name)
             runners["torch"] = torch_fit(name, X, Y)
-        times = time_in_turns(runners, repeats=repeats, warmup=warmup, gap=0.3)
+        clock = time.process_time if args.cpu_time else time.perf_counter
+        times = time_in_turns(runners, repeats=repeats, warmup=warmup, gap=0.3, clock=clock)
         pause()
         row.update({f"{k}_s": v for k, v in times.items()})
         row["fit_over_loop"] = times["npae_fit"] / times["npae_loop"]
@@ -325,6 +329,7 @@ def main():
     env = environment(skipped=[] if have_torch else ["torch"])
     env["threads_option"] = args.threads
     env["repeats"] = repeats
+    env["clock"] = "process CPU time" if args.cpu_time else "wall time"
     write_results("realsize", rows, env)
 
 
