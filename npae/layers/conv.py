@@ -150,6 +150,13 @@ def _winograd_tile_counts(out_hw):
     return tuple((size + 1) // 2 for size in out_hw)
 
 
+# A column matrix larger than this (bytes) is made for its one call and not kept: such a
+# call is an inference forward over a whole data set at once, and keeping its columns
+# would hold gigabytes after it (a ConvAutoencoder's last layer unfolds 10,000 images of
+# 28 x 28 into 144 x 7.8 million float32 entries, 4.5 GB).
+KEEP_AT_MOST = 2**28
+
+
 def _matrix(rows, cols, dtype):
     """An empty (rows, cols) array."""
     return np.empty((rows, cols), dtype=dtype)
@@ -315,13 +322,17 @@ class _ConvNd(Layer):
         (in a float64 U-Net step, 48,000 of them: 87 of its 230 ms); a kept
         one is written in place. What backward reads
         ("cols", "tiles") is written only by a training forward; the rest
-        ("scratch", "products") only lives within one call.
+        ("scratch", "products") only lives within one call. An array larger
+        than ``KEEP_AT_MOST`` bytes is not kept.
         """
         spec = (make, rows, cols, np.dtype(dtype))
         kept = self._buffers.get(name)
-        if kept is None or kept[0] != spec:
-            kept = self._buffers[name] = (spec, make(rows, cols, dtype))
-        return kept[1]
+        if kept is not None and kept[0] == spec:
+            return kept[1]
+        array = make(rows, cols, dtype)
+        if array.nbytes <= KEEP_AT_MOST:
+            self._buffers[name] = (spec, array)
+        return array
 
     def _winograd_entries(self, n_tiles, dtype, training=True):
         """``entries(name, rows)`` for the Winograd math: (16, rows, n_tiles) buffers."""

@@ -552,3 +552,22 @@ def test_kept_buffers_never_change_a_pending_backward(make, rng):
     for want, got in zip(expected, step(layer, x, g)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert kept and all(layer._buffers[name][1] is array for name, array in kept.items())
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_columns_larger_than_the_bound_are_not_kept(algorithm, rng, monkeypatch):
+    """An inference forward over many images at once (a whole data set) gets its column
+    matrices for that call only: the layer keeps no array above KEEP_AT_MOST bytes, and
+    still computes the same output and keeps the training step's buffers."""
+    import npae.layers.conv as conv
+
+    layer = Conv2D(2, 3, 3, padding=1, rng=0, algorithm=algorithm)
+    x_small, x_large = rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(40, 2, 6, 6))
+    expected = layer.forward(x_large, training=False)
+    layer.forward(x_small)
+    layer.backward(np.ones((2, 3, 6, 6)))
+    kept = {name: array for name, (_, array) in layer._buffers.items()}
+    monkeypatch.setattr(conv, "KEEP_AT_MOST", max(a.nbytes for a in kept.values()))
+    np.testing.assert_array_equal(layer.forward(x_large, training=False), expected)
+    assert all(array.nbytes <= conv.KEEP_AT_MOST for _, array in layer._buffers.values())
+    assert all(layer._buffers[name][1] is array for name, array in kept.items())
