@@ -19,8 +19,8 @@ Timings are medians of runs taken in turns; ratios come from one process.
 On a shared machine prefer ``--threads 1`` and read the ratios, not the
 times. A benchmark that fails or runs past ``--timeout`` is reported as
 such and the others still run. ``--quick`` runs only the fast benchmarks
-(dense, fit, startup, memory, scaling) with tiny sizes: its numbers check
-the plumbing, not the speed.
+(dense, fit, realsize, startup, memory, scaling, threads) with tiny sizes:
+its numbers check the plumbing, not the speed.
 
 Which OpenBLAS kernel ran (threadpoolctl's ``architecture``) is part of
 every result: ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``), when set in
@@ -62,6 +62,7 @@ BENCHMARKS = {
     "startup": ("bench_startup.py", False, ["--quick"]),
     "memory": ("bench_memory.py", False, ["--quick"]),
     "scaling": ("bench_scaling.py", True, ["--quick"]),
+    "threads": ("bench_threads.py", False, ["--quick"]),
     "vae": ("bench_vae.py", False, None),
 }
 

@@ -12,7 +12,8 @@ BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 sys.path.insert(0, BENCHMARKS)
 import run_all  # noqa: E402
 
-QUICK = ["dense", "profile_small_step", "fit", "realsize", "startup", "memory", "scaling"]
+QUICK = ["dense", "profile_small_step", "fit", "realsize", "startup", "memory", "scaling",
+         "threads"]
 
 
 def run_suite(results, *args, env=None):
