@@ -571,3 +571,21 @@ def test_columns_larger_than_the_bound_are_not_kept(algorithm, rng, monkeypatch)
     np.testing.assert_array_equal(layer.forward(x_large, training=False), expected)
     assert all(array.nbytes <= conv.KEEP_AT_MOST for _, array in layer._buffers.values())
     assert all(layer._buffers[name][1] is array for name, array in kept.items())
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: Conv2D(3, 1, 3, padding=1, rng=0), (2, 3, 5, 6)),
+    (lambda: ConvTranspose2D(1, 3, 3, padding=1, rng=0), (2, 1, 5, 6)),
+], ids=["conv-to-one-channel", "convT-from-one-channel"])
+def test_one_channel_outer_products_equal_the_matrix_product(make, shape, rng):
+    """With one output (Conv2D) or input (ConvTranspose2D) channel, W2^T g is an outer
+    product, computed by np.multiply: bit-equal to np.matmul's, and the layer's
+    gradients pass the central-difference check."""
+    from npae.layers.conv import _matmul
+
+    a, b = rng.normal(size=(27, 1)), rng.normal(size=(1, 40))
+    np.testing.assert_array_equal(_matmul(a, b), np.matmul(a, b))
+    layer = make()
+    x = rng.normal(size=shape)
+    result = check_layer(layer, x)
+    assert result.max_error < 1e-7, result.table()
