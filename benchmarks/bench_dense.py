@@ -110,8 +110,11 @@ def gemm_step(sizes, batch, dtype, rng):
     return step
 
 
-def time_in_turns(runners, repeats, block=1, warmup=1, gap=0.15):
+def time_in_turns(runners, repeats, block=1, warmup=1, gap=0.15, clock=time.perf_counter):
     """Median seconds per call of each ``runners[name]()``, in turns of ``block`` calls.
+
+    ``clock`` is wall time by default; ``time.process_time`` (the process's
+    CPU time) is steadier on a loaded machine with one thread per contender.
 
     Before each turn the process idles ``gap`` seconds: OpenBLAS's threads
     spin for about 0.1 s after a product and PyTorch's OpenMP threads after
@@ -124,11 +127,11 @@ def time_in_turns(runners, repeats, block=1, warmup=1, gap=0.15):
     for turn in range(warmup + repeats):
         for name, fn in runners.items():
             time.sleep(gap)
-            start = time.perf_counter()
+            start = clock()
             for _ in range(block):
                 fn()
             if turn >= warmup:
-                samples[name].append((time.perf_counter() - start) / block)
+                samples[name].append((clock() - start) / block)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

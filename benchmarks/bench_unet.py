@@ -5,8 +5,8 @@ batch of (16, 1, 64, 64) images, ``UNet(depth=2, base_channels=8,
 padding=1, up="transposed")``, in float32 and float64; npae beside the same
 network in PyTorch CPU (when installed) in the same process, taking turns.
 npae runs twice: as built (every convolution by im2col) and with its 3x3
-stride-1 convolutions switched to the opt-in ``algorithm="winograd"``
-("npae_winograd"). Medians of repeated runs after warm-up.
+convolutions by Winograd (``conv_algorithm="winograd"``, "npae_winograd").
+Medians of repeated runs after warm-up.
 
 Training (``--train``): ``npae.datasets.make_shapes`` images of 32 x 32,
 held-out mean IoU and wall time for a binary mask (noise 0.1, the default,
@@ -29,7 +29,6 @@ from threadpoolctl import threadpool_limits
 from benchmarks_common import environment, median_time, pause, write_results
 from npae import UNet, iou_score
 from npae.datasets import make_shapes, train_test_split
-from npae.layers import Conv2D
 
 SHAPE = (16, 1, 64, 64)
 ARCH = dict(depth=2, base_channels=8, kernel_size=3, padding=1, up="transposed")
@@ -39,11 +38,8 @@ def npae_step(dtype, rng, algorithm="im2col"):
     """One training step of the U-Net, its 3x3 stride-1 convolutions run by ``algorithm``."""
     X = rng.random(SHAPE).astype(dtype)
     Y = (rng.random(SHAPE) > 0.5).astype(dtype)
-    model = UNet(**ARCH, random_state=0)
+    model = UNet(**ARCH, conv_algorithm=algorithm, random_state=0)
     X = model._initialize(X)
-    for layer in model.network_.layers:  # UNet has no option for it (yet): set it here
-        if isinstance(layer, Conv2D) and (layer.kernel_size, layer.stride) == ((3, 3), (1, 1)):
-            layer.algorithm = algorithm
     optimizer = model._make_optimizer(model.network_)
 
     def step():

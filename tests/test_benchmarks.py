@@ -12,7 +12,8 @@ BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file
 sys.path.insert(0, BENCHMARKS)
 import run_all  # noqa: E402
 
-QUICK = ["dense", "profile_small_step", "fit", "startup", "memory", "scaling"]
+QUICK = ["dense", "profile_small_step", "fit", "realsize", "startup", "memory", "scaling",
+         "threads"]
 
 
 def run_suite(results, *args, env=None):
@@ -55,7 +56,7 @@ def test_quick_run_summary(quick_run):
     summary = (quick_run / "summary.md").read_text()
     targets = summary.split("## Targets")[1].split("\n## ")[0]
     check_table(targets)
-    for label in ("(a)", "(b)", "(c)", "(h)", "(i)"):
+    for label in ("(a)", "(b)", "(c)", "(h)", "(i)", "(j)"):
         assert f"| {label} " in targets
     for name in ("conv", "unet", "pca"):  # not part of a quick run
         assert f"| {name} | - | see issue 8 | not run | not measured |" in targets

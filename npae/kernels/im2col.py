@@ -29,9 +29,12 @@ from numba import njit
 def im2col(x, kh, kw, sh, sw, ph, pw, out=None):
     """(n, c, h, w) -> cols of shape (c * kh * kw, n * h_out * w_out), in ``out`` if given.
 
-    Each image plane is copied once into a zero-bordered buffer, so the
-    window loops need no bounds tests; stride 1 gets its own inner loop,
-    which LLVM vectorizes (about 1.6 x faster than one loop for all strides).
+    The batch is copied once into a zero-bordered buffer, so the window
+    loops need no bounds tests; then ``cols`` is written row by row (a
+    channel and kernel offset over the whole batch), front to back, which
+    was 1.05-1.5 x faster than writing one image plane's windows at a time.
+    Stride 1 gets its own inner loop, which LLVM vectorizes (about 1.6 x
+    faster than one loop for all strides).
     """
     n, c, h, w = x.shape
     h_out = (h + 2 * ph - kh) // sh + 1
@@ -42,17 +45,19 @@ def im2col(x, kh, kw, sh, sw, ph, pw, out=None):
         cols = out.reshape(c, kh, kw, n, h_out, w_out)
     if _tiles(h, w, kh, kw, sh, sw, ph, pw):
         return _im2col_blocks(x, kh, kw, cols)
-    x_pad = np.zeros((h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
     for ni in range(n):
         for ci in range(c):
             for r in range(h):  # the interior; the zero border is never written
-                padded, row = x_pad[ph + r], x[ni, ci, r]
+                padded, row = x_pad[ni, ci, ph + r], x[ni, ci, r]
                 for q in range(w):
                     padded[pw + q] = row[q]
-            for i in range(kh):
-                for j in range(kw):
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for ni in range(n):
                     for oh in range(h_out):
-                        src = x_pad[oh * sh + i]
+                        src = x_pad[ni, ci, oh * sh + i]
                         dst = cols[ci, i, j, ni, oh]
                         if sw == 1:
                             for ow in range(w_out):
@@ -67,8 +72,12 @@ def im2col(x, kh, kw, sh, sw, ph, pw, out=None):
 def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     """Adjoint of ``im2col``: cols -> (n, c, h, w), summing overlapping windows.
 
-    Sums into a zeroed, padded plane per image and channel (small enough
-    to stay in L1), then copies its interior out; no bounds tests.
+    Row by row of ``cols`` (as ``im2col`` writes them) into a zeroed,
+    padded copy of the batch,
+    then copies its interior out; no bounds tests. Reading ``cols`` in
+    order made it 1.6-1.9 x faster than summing one padded plane at a time
+    (64 images of 16 x 14 x 14), and no slower on 64 x 64 images except in
+    float64 (10%).
     """
     if _tiles(h, w, kh, kw, sh, sw, ph, pw):
         return _col2im_blocks(cols, h, w, kh, kw)
@@ -77,24 +86,25 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     c = cols.shape[0] // (kh * kw)
     n = cols.shape[1] // (h_out * w_out)
     cols6 = cols.reshape(c, kh, kw, n, h_out, w_out)
-    x = np.empty((n, c, h, w), dtype=cols.dtype)
-    x_pad = np.empty((h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for ni in range(n):
-        for ci in range(c):
-            x_pad.ravel()[:] = 0
-            for i in range(kh):
-                for j in range(kw):
+    x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for ci in range(c):
+        for i in range(kh):
+            for j in range(kw):
+                for ni in range(n):
                     for oh in range(h_out):
                         src = cols6[ci, i, j, ni, oh]
-                        dst = x_pad[oh * sh + i]
+                        dst = x_pad[ni, ci, oh * sh + i]
                         if sw == 1:
                             for ow in range(w_out):
                                 dst[ow + j] += src[ow]
                         else:
                             for ow in range(w_out):
                                 dst[ow * sw + j] += src[ow]
+    x = np.empty((n, c, h, w), dtype=cols.dtype)
+    for ni in range(n):
+        for ci in range(c):
             for r in range(h):
-                out, padded = x[ni, ci, r], x_pad[ph + r]
+                out, padded = x[ni, ci, r], x_pad[ni, ci, ph + r]
                 for q in range(w):
                     out[q] = padded[pw + q]
     return x

@@ -14,6 +14,11 @@ from npae._validation import NonFiniteInputError, check_float_dtype
 from npae.utils import as_generator
 
 
+def _free_shape_matches(shape, got):
+    """``got`` equals ``shape`` where ``shape`` is not None (its free entries)."""
+    return len(shape) == len(got) and all(s is None or s == d for s, d in zip(shape, got))
+
+
 class Layer:
     """Base class: parameters, gradients, cache and input checks.
 
@@ -89,10 +94,28 @@ class Layer:
         return self._cache
 
     def _check_input(self, x, ndim, shape=None):
-        """Check a forward input: array, dtype, ndim, non-empty, per-example shape.
+        """Check a forward input: array, dtype, ndim, non-empty, per-example shape, finite.
 
         ``shape`` gives the expected per-example shape, ``None`` entries free.
+        Every layer call runs this, so the usual case is one chained test;
+        ``_refuse_input`` finds what is wrong and says it.
         """
+        if not (isinstance(x, np.ndarray) and x.dtype == self.dtype and x.ndim == ndim
+                and x.shape[0] != 0 and (shape is None or x.shape[1:] == shape
+                                         or _free_shape_matches(shape, x.shape[1:]))):
+            self._refuse_input(x, ndim, shape)
+        # x . x is NaN or inf when an entry is (squares never cancel), found in
+        # one BLAS pass that raises no overflow warning; only then (or when a
+        # huge but finite x overflows it) does the full test run.
+        flat = x.reshape(-1)
+        if not math.isfinite(np.dot(flat, flat)) and not np.isfinite(x).all():
+            raise NonFiniteInputError(
+                f"{self.name} expected finite input, got an input containing NaN or inf"
+            )
+        return x
+
+    def _refuse_input(self, x, ndim, shape):
+        """Raise the error that says how the forward input ``x`` is wrong."""
         if not isinstance(x, np.ndarray):
             raise TypeError(
                 f"{self.name} expected a numpy array, got {type(x).__name__}"
@@ -108,22 +131,10 @@ class Layer:
             )
         if x.shape[0] == 0:
             raise ValueError(f"{self.name} expected a non-empty batch, got shape {x.shape}")
-        if shape is not None and any(
-            s is not None and s != d for s, d in zip(shape, x.shape[1:])
-        ):
-            want = ", ".join("?" if s is None else str(s) for s in shape)
-            raise ValueError(
-                f"{self.name} expected input of shape (N, {want}), got {x.shape}"
-            )
-        # x . x is NaN or inf when an entry is (squares never cancel), found in
-        # one BLAS pass that raises no overflow warning; only then (or when a
-        # huge but finite x overflows it) does the full test run.
-        flat = x.reshape(-1)
-        if not math.isfinite(np.dot(flat, flat)) and not np.isfinite(x).all():
-            raise NonFiniteInputError(
-                f"{self.name} expected finite input, got an input containing NaN or inf"
-            )
-        return x
+        want = ", ".join("?" if s is None else str(s) for s in shape)
+        raise ValueError(
+            f"{self.name} expected input of shape (N, {want}), got {x.shape}"
+        )
 
     def _check_grad(self, grad_out, shape):
         """Check that dL/dy has the output's ``shape`` and the layer's dtype."""

@@ -4,7 +4,7 @@ import scipy.sparse
 
 from npae._validation import check_choice, check_int, check_sizes
 from npae.layers.activations import ACTIVATIONS, get_activation
-from npae.layers.conv import Conv2D, ConvTranspose2D
+from npae.layers.conv import ALGORITHMS, Conv2D, ConvTranspose2D
 from npae.layers.crop import Crop2D
 from npae.layers.initializers import init_for
 from npae.layers.pool import MaxPool2D
@@ -38,6 +38,15 @@ def check_odd_kernel(kernel_size, owner):
     if kernel_size % 2 == 0:
         raise ValueError(f"{owner}: kernel_size must be odd, got {kernel_size}")
     return kernel_size
+
+
+def check_conv_algorithm(conv_algorithm, kernel_size, owner):
+    """One of the convolution ``ALGORITHMS``; "winograd" only for 3x3 kernels."""
+    check_choice(conv_algorithm, "conv_algorithm", owner, ALGORITHMS)
+    if conv_algorithm == "winograd" and kernel_size != 3:
+        raise ValueError(
+            f"{owner}: conv_algorithm='winograd' needs kernel_size=3, got {kernel_size}"
+        )
 
 
 def pooled_size(size):
@@ -127,6 +136,10 @@ class ConvAutoencoder(BaseAutoencoder):
     decoder : {"upsample", "transposed"}, default "upsample"
         How the decoder doubles the size: nearest-neighbour ``Upsample2D``,
         or a learned 2x2 ``ConvTranspose2D`` with stride 2.
+    conv_algorithm : {"im2col", "winograd"}, default "im2col"
+        The ``algorithm`` of the "same" convolutions (``Conv2D``):
+        "winograd" (``kernel_size=3`` only) computes the same convolutions,
+        up to rounding, with Winograd's F(2x2, 3x3).
     activation : str, default "relu"
         Activation after every hidden convolution and the decoder's Dense.
     code_activation : str, default "identity"
@@ -203,11 +216,11 @@ class ConvAutoencoder(BaseAutoencoder):
     _input_ndim = 4
 
     def __init__(self, channels=(16, 32), code_size=16, kernel_size=3, decoder="upsample",
-                 activation="relu", code_activation="identity", output_activation="sigmoid",
-                 loss="mse", contamination="auto", optimizer="adam", learning_rate=1e-3,
-                 momentum=0.0, nesterov=False, epochs=30, batch_size=64, weight_decay=0.0,
-                 validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
-                 n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
+                 conv_algorithm="im2col", activation="relu", code_activation="identity",
+                 output_activation="sigmoid", loss="mse", contamination="auto", optimizer="adam",
+                 learning_rate=1e-3, momentum=0.0, nesterov=False, epochs=30, batch_size=64,
+                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
+                 tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
@@ -219,6 +232,7 @@ class ConvAutoencoder(BaseAutoencoder):
         self.code_size = code_size
         self.kernel_size = kernel_size
         self.decoder = decoder
+        self.conv_algorithm = conv_algorithm
         self.activation = activation
         self.code_activation = code_activation
         self.output_activation = output_activation
@@ -232,6 +246,7 @@ class ConvAutoencoder(BaseAutoencoder):
         check_int(self.code_size, "code_size", owner)
         check_odd_kernel(self.kernel_size, owner)
         check_choice(self.decoder, "decoder", owner, DECODERS)
+        check_conv_algorithm(self.conv_algorithm, self.kernel_size, owner)
         for name in ("activation", "code_activation", "output_activation"):
             check_choice(getattr(self, name), name, owner, tuple(ACTIVATIONS))
         check_choice(self.loss, "loss", owner, tuple(LOSSES))
@@ -244,7 +259,8 @@ class ConvAutoencoder(BaseAutoencoder):
     def _build(self, input_shape, rng):
         channels = check_sizes(self.channels, "channels", type(self).__name__)
         act, dtype, k = self.activation, self.dtype_, self.kernel_size
-        conv = dict(kernel_size=k, padding=k // 2, dtype=dtype, rng=rng)
+        conv = dict(kernel_size=k, padding=k // 2, algorithm=self.conv_algorithm, dtype=dtype,
+                    rng=rng)
 
         def down(c, c_out, hw):
             """A "same" convolution, the activation and a ceil-mode 2x2 max-pool."""

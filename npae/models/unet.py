@@ -26,7 +26,7 @@ from npae.layers.pool import MaxPool2D
 from npae.layers.upsample import Upsample2D
 from npae.metrics import iou_score
 from npae.models.base import TrainedEstimator
-from npae.models.conv import check_image_ndim
+from npae.models.conv import check_conv_algorithm, check_image_ndim
 from npae.network import Network, Sequential
 
 UPS = ("transposed", "upsample")
@@ -246,6 +246,10 @@ class UNet(TrainedEstimator):
     up : {"transposed", "upsample"}, default "transposed"
         Up-sampling of the expanding path: a learned 2x2 ``ConvTranspose2D``
         with stride 2, or a bilinear ``Upsample2D`` then a 1x1 ``Conv2D``.
+    conv_algorithm : {"im2col", "winograd"}, default "im2col"
+        The ``algorithm`` of the blocks' convolutions (``Conv2D``):
+        "winograd" (``kernel_size=3`` only) computes the same convolutions,
+        up to rounding, with Winograd's F(2x2, 3x3).
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 3e-3
     momentum : float, default 0.0
@@ -316,10 +320,11 @@ class UNet(TrainedEstimator):
     _input_ndim = 4
 
     def __init__(self, in_channels=1, out_channels=1, depth=2, base_channels=8, kernel_size=3,
-                 padding=1, activation="relu", up="transposed", optimizer="adam",
-                 learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=30, batch_size=16,
-                 weight_decay=0.0, validation_fraction=0.0, early_stopping=False, patience=10,
-                 tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
+                 padding=1, activation="relu", up="transposed", conv_algorithm="im2col",
+                 optimizer="adam", learning_rate=3e-3, momentum=0.0, nesterov=False, epochs=30,
+                 batch_size=16, weight_decay=0.0, validation_fraction=0.0, early_stopping=False,
+                 patience=10, tol=1e-4, n_iter_no_change=None, dtype=None, verbose=0,
+                 random_state=None):
         super().__init__(
             optimizer=optimizer, learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
             batch_size=batch_size, weight_decay=weight_decay,
@@ -334,6 +339,7 @@ class UNet(TrainedEstimator):
         self.padding = padding
         self.activation = activation
         self.up = up
+        self.conv_algorithm = conv_algorithm
         self.epochs = epochs
 
     # -- building -------------------------------------------------------------------
@@ -351,12 +357,13 @@ class UNet(TrainedEstimator):
             )
         check_choice(self.activation, "activation", owner, tuple(ACTIVATIONS))
         check_choice(self.up, "up", owner, UPS)
+        check_conv_algorithm(self.conv_algorithm, self.kernel_size, owner)
 
     def _block(self, c_in, c_out, rng):
         """Two convolutions, each followed by the activation."""
         act, dtype = self.activation, self.dtype_
         conv = dict(kernel_size=self.kernel_size, padding=self.padding, init=init_for(act),
-                    dtype=dtype, rng=rng)
+                    algorithm=self.conv_algorithm, dtype=dtype, rng=rng)
         return Sequential([Conv2D(c_in, c_out, **conv), get_activation(act, dtype),
                            Conv2D(c_out, c_out, **conv), get_activation(act, dtype)])
 

@@ -552,3 +552,40 @@ def test_kept_buffers_never_change_a_pending_backward(make, rng):
     for want, got in zip(expected, step(layer, x, g)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     assert kept and all(layer._buffers[name][1] is array for name, array in kept.items())
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_columns_larger_than_the_bound_are_not_kept(algorithm, rng, monkeypatch):
+    """An inference forward over many images at once (a whole data set) gets its column
+    matrices for that call only: the layer keeps no array above KEEP_AT_MOST bytes, and
+    still computes the same output and keeps the training step's buffers."""
+    import npae.layers.conv as conv
+
+    layer = Conv2D(2, 3, 3, padding=1, rng=0, algorithm=algorithm)
+    x_small, x_large = rng.normal(size=(2, 2, 6, 6)), rng.normal(size=(40, 2, 6, 6))
+    expected = layer.forward(x_large, training=False)
+    layer.forward(x_small)
+    layer.backward(np.ones((2, 3, 6, 6)))
+    kept = {name: array for name, (_, array) in layer._buffers.items()}
+    monkeypatch.setattr(conv, "KEEP_AT_MOST", max(a.nbytes for a in kept.values()))
+    np.testing.assert_array_equal(layer.forward(x_large, training=False), expected)
+    assert all(array.nbytes <= conv.KEEP_AT_MOST for _, array in layer._buffers.values())
+    assert all(layer._buffers[name][1] is array for name, array in kept.items())
+
+
+@pytest.mark.parametrize("make, shape", [
+    (lambda: Conv2D(3, 1, 3, padding=1, rng=0), (2, 3, 5, 6)),
+    (lambda: ConvTranspose2D(1, 3, 3, padding=1, rng=0), (2, 1, 5, 6)),
+], ids=["conv-to-one-channel", "convT-from-one-channel"])
+def test_one_channel_outer_products_equal_the_matrix_product(make, shape, rng):
+    """With one output (Conv2D) or input (ConvTranspose2D) channel, W2^T g is an outer
+    product, computed by np.multiply: bit-equal to np.matmul's, and the layer's
+    gradients pass the central-difference check."""
+    from npae.layers.conv import _matmul
+
+    a, b = rng.normal(size=(27, 1)), rng.normal(size=(1, 40))
+    np.testing.assert_array_equal(_matmul(a, b), np.matmul(a, b))
+    layer = make()
+    x = rng.normal(size=shape)
+    result = check_layer(layer, x)
+    assert result.max_error < 1e-7, result.table()

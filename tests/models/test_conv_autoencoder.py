@@ -198,3 +198,45 @@ def test_unfitted_model_refuses_transform(rng):
 
     with pytest.raises(NotFittedError):
         ConvAutoencoder().transform(_images(rng, (2, 1, 4, 4)))
+
+
+# -- the convolution algorithm ------------------------------------------------------------------
+
+def test_conv_algorithm_winograd_reaches_every_same_convolution_and_trains_alike(rng, tmp_path):
+    """conv_algorithm="winograd" runs every 3x3 Conv2D by Winograd (the 2x2 transposed ones
+    stay im2col), gives the im2col fit up to rounding, and survives save/load."""
+    from npae.layers import Conv2D
+
+    X = _images(rng, (10, 1, 8, 6))
+    fits = {algorithm: ConvAutoencoder(channels=(2, 3), code_size=3, decoder="transposed",
+                                       conv_algorithm=algorithm, epochs=2, batch_size=4,
+                                       random_state=0).fit(X)
+            for algorithm in ("im2col", "winograd")}
+    convs = [layer for layer in fits["winograd"].network_.layers if isinstance(layer, Conv2D)]
+    assert len(convs) == 4 and {layer.algorithm for layer in convs} == {"winograd"}
+    assert {layer.algorithm for layer in fits["im2col"].network_.layers
+            if hasattr(layer, "algorithm")} == {"im2col"}
+    for a, b in zip(fits["winograd"].network_.params(), fits["im2col"].network_.params()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    loaded = npae.load(fits["winograd"].save(tmp_path / "winograd.npz"))
+    assert loaded.conv_algorithm == "winograd"
+    assert {layer.algorithm for layer in loaded.network_.layers
+            if isinstance(layer, Conv2D)} == {"winograd"}
+    np.testing.assert_array_equal(loaded.reconstruct(X), fits["winograd"].reconstruct(X))
+
+
+def test_full_loss_gradient_with_winograd(rng):
+    model = ConvAutoencoder(channels=(2,), code_size=2, activation="tanh",
+                            conv_algorithm="winograd", random_state=0)
+    result = check_model(model, _images(rng, (3, 1, 5, 4)))
+    assert result.max_error < 1e-6, result.table()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"conv_algorithm": "fft"}, "conv_algorithm must be one of"),
+    ({"conv_algorithm": "winograd", "kernel_size": 5},
+     "conv_algorithm='winograd' needs kernel_size=3, got 5"),
+])
+def test_bad_conv_algorithm_is_refused(rng, params, message):
+    with pytest.raises(ValueError, match=message):
+        ConvAutoencoder(epochs=1, **params).fit(_images(rng, (4, 1, 6, 6)))

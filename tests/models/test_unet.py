@@ -346,3 +346,44 @@ def test_a_unet_is_no_autoencoder():
         assert not hasattr(UNet, method)
 
 
+
+
+# -- the convolution algorithm ------------------------------------------------------------------
+
+def test_conv_algorithm_winograd_reaches_the_blocks_and_trains_alike(rng, tmp_path):
+    """conv_algorithm="winograd" runs the blocks' 3x3 convolutions by Winograd (the 1x1 head
+    and the 2x2 up-convolutions stay im2col), gives the im2col fit up to rounding, and
+    survives save/load."""
+    from npae.layers import Conv2D
+
+    X, Y = _data(rng, 6, (8, 8))
+    fits = {algorithm: _unet(depth=2, conv_algorithm=algorithm, epochs=2, batch_size=4).fit(X, Y)
+            for algorithm in ("im2col", "winograd")}
+    convs = [layer for layer in fits["winograd"].network_.layers if isinstance(layer, Conv2D)]
+    assert [layer.algorithm for layer in convs] == ["winograd"] * 10 + ["im2col"]  # the head
+    for a, b in zip(fits["winograd"].network_.params(), fits["im2col"].network_.params()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    loaded = npae.load(fits["winograd"].save(tmp_path / "winograd.npz"))
+    assert loaded.get_params() == fits["winograd"].get_params()
+    assert [layer.algorithm for layer in loaded.network_.layers
+            if isinstance(layer, Conv2D)] == [layer.algorithm for layer in convs]
+    np.testing.assert_array_equal(loaded.predict_proba(X), fits["winograd"].predict_proba(X))
+
+
+def test_full_loss_gradient_with_winograd(rng):
+    X, Y = _data(rng, 2, (6, 6))
+    model = UNet(depth=1, base_channels=2, activation="tanh", conv_algorithm="winograd",
+                 random_state=0)
+    result = check_model(model, X, Y, eps=1e-5)
+    assert result.max_error < 1e-6, result.table()
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"conv_algorithm": "fft"}, "conv_algorithm must be one of"),
+    ({"conv_algorithm": "winograd", "kernel_size": 5, "padding": 2},
+     "conv_algorithm='winograd' needs kernel_size=3, got 5"),
+])
+def test_bad_conv_algorithm_is_refused(rng, params, message):
+    X, Y = _data(rng, 2, (16, 16))
+    with pytest.raises(ValueError, match=message):
+        _unet(epochs=1, **params).fit(X, Y)
