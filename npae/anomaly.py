@@ -67,8 +67,9 @@ def check_contamination(contamination, owner):
 
 
 def score_rows(model, X):
-    """``model.score_samples`` of every row of ``X``: an array at once, ``Rows`` block by block."""
-    return np.concatenate([model.score_samples(block) for block in blocks(X)])
+    """The scores of the training rows ``X`` (``model._training_scores``): an array at once,
+    ``Rows`` block by block."""
+    return np.concatenate([model._training_scores(block) for block in blocks(X)])
 
 
 class TrainingScores:
@@ -144,6 +145,11 @@ class ReconstructionOutlierMixin(OutlierMixin):
     def predict(self, X):
         """+1 for an inlier, -1 for an outlier (``decision_function(X) < 0``)."""
         return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def _training_scores(self, X):
+        """``score_samples`` of training rows as ``fit`` holds them (a conditional model's
+        rows carry their labels)."""
+        return self.score_samples(X)
 
     def _set_offset(self, X):
         """Set ``offset_`` from the scores of the training rows ``X`` (``contamination``)."""

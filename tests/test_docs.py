@@ -100,6 +100,9 @@ def site():
         pytest.importorskip(package, reason=f"{package} missing: pip install -e '.[docs]'")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    # The documented command runs without conftest's MPLBACKEND=Agg, under which a
+    # notebook executed from an empty cache would record no inline figures.
+    env.pop("MPLBACKEND", None)
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "-E", "-b", "html", "docs", "docs/_build/html"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)

@@ -372,13 +372,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
         more rows, compute the quantile yourself:
         ``np.percentile(model.score_samples(X_ref), 100 * contamination)``.
         """
-        first = not hasattr(self, "network_")
-        if first:
-            X = self._initialize(X)
-        else:
-            X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
-                        n_features=self.input_shape_)
-        Y = self._check_targets(y, X.shape[0])
+        X, Y = self._partial_fit_data(X, y)
         optimizer = self._make_optimizer(self.network_)
         if getattr(self, "_optimizer_state", None) is not None:
             optimizer.load_state_dict(self._optimizer_state)
@@ -396,6 +390,15 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
                 self._keep_optimizer_state(optimizer)
         self._checkpointing = None
         return self
+
+    def _partial_fit_data(self, X, y):
+        """``partial_fit``'s training rows and targets, building the model on the first call."""
+        if not hasattr(self, "network_"):
+            X = self._initialize(X)
+        else:
+            X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
+                        n_features=self.input_shape_)
+        return X, self._check_targets(y, X.shape[0])
 
     def _keep_optimizer_state(self, optimizer):
         """Keep the state (moments, velocity) the next ``partial_fit`` continues from.
@@ -556,23 +559,23 @@ class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixi
     def transform(self, X):
         """The code ``f(x)`` of each row of ``X``."""
         X = self._validate(X)
-        return self.encoder_.forward(X, training=False)
+        return self.encoder_.forward_in_batches(X, self.batch_size)
 
     def inverse_transform(self, Z):
         """Decode codes ``Z`` back to input space: ``g(z)``."""
         check_is_fitted(self, "network_")
         Z = check_array(Z, type(self).__name__, ndim=1 + len(self.code_shape_),
                         dtype=self.dtype_, n_features=self.code_shape_)
-        return self.decoder_.forward(Z, training=False)
+        return self.decoder_.forward_in_batches(Z, self.batch_size)
 
     def reconstruct(self, X):
         """``g(f(x))`` for each row of ``X``."""
         # The encoder, not transform: scikit-learn's set_output may wrap transform's output.
         X = self._validate(X)
-        return self.decoder_.forward(self.encoder_.forward(X, training=False), training=False)
+        return self.network_.forward_in_batches(X, self.batch_size)
 
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better)."""
         X = self._validate(X)
-        R = self.decoder_.forward(self.encoder_.forward(X, training=False), training=False)
+        R = self.network_.forward_in_batches(X, self.batch_size)
         return -float(np.mean((R - X) ** 2))

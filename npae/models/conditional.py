@@ -14,7 +14,6 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from npae._validation import check_int
-from npae.anomaly import offset_from_scores
 from npae.models.base import TrainedEstimator
 from npae.models.vae import VAE
 
@@ -150,8 +149,8 @@ class ConditionalVAE(VAE):
     def _data(self, inputs):
         return inputs[:, :self.n_features_in_]
 
-    def _set_offset(self, inputs):
-        self.offset_ = offset_from_scores(self._score_samples(inputs), self.contamination)
+    def _training_scores(self, inputs):
+        return self._score_samples(inputs)
 
     # -- fitting ---------------------------------------------------------------------------
     def fit(self, X, y, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
@@ -180,6 +179,23 @@ class ConditionalVAE(VAE):
                         callbacks=callbacks or ())
         self._checkpointing = None  # done: let go of its records and weights
         return self
+
+    def partial_fit(self, X, y, classes=None):
+        """One pass of training over rows ``X`` with labels ``y`` (see ``npae.VAE.partial_fit``).
+
+        As in scikit-learn's incremental classifiers, the first call fixes
+        ``classes_``: ``classes`` if given (every label that will ever come),
+        else the labels of that first block; later blocks may only use them.
+        In-memory rows only: the labels are joined to them.
+        """
+        if not hasattr(self, "network_"):
+            self._classes = np.unique(_check_labels(y if classes is None else classes,
+                                                    f"{type(self).__name__}.partial_fit"))
+        return super().partial_fit(X, y)
+
+    def _partial_fit_data(self, X, y):
+        X, _ = super()._partial_fit_data(X, None)
+        return np.concatenate([X, self._one_hot(y, len(X), "partial_fit")], axis=1), X
 
     def fit_transform(self, X, y, **fit_params):
         """``fit(X, y, **fit_params).transform(X, y)``."""

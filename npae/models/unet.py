@@ -462,7 +462,7 @@ class UNet(TrainedEstimator):
         return loss
 
     def _evaluate(self, X, Y):
-        return self._loss(self._logits(X), Y)[0]
+        return self._loss(self.network_.forward_in_batches(X, self.batch_size), Y)[0]
 
     # -- fitting and using --------------------------------------------------------------
     def fit(self, X, Y=None, callbacks=None, checkpoint=None, checkpoint_every=1, resume=False):
@@ -489,14 +489,9 @@ class UNet(TrainedEstimator):
     def _batches(self, X):
         return (X[i:i + self.batch_size] for i in range(0, X.shape[0], self.batch_size))
 
-    def _logits(self, X):
-        """Logits of validated images, a batch at a time (no caches kept)."""
-        return np.concatenate([self.network_.forward(xb, training=False)
-                               for xb in self._batches(X)])
-
     def decision_function(self, X):
         """Logits ``(N, out_channels, h, w)``."""
-        return self._logits(self._validate(X))
+        return self.network_.forward_in_batches(self._validate(X), self.batch_size)
 
     def predict_proba(self, X):
         """Per-pixel probabilities ``(N, out_channels, h, w)``.

@@ -410,7 +410,7 @@ class VAE(BaseAutoencoder):
     def _evaluate(self, X, Y):
         """The training objective (one-sample negative beta-ELBO) on (X, Y)."""
         beta = getattr(self, "_kl_weight", self.beta)
-        mu, logvar = _split(self.encoder_.forward(X, training=False))
+        mu, logvar = self._posterior(X)
         eps = self._rng.standard_normal(mu.shape, dtype=mu.dtype)
         output = self._decode(_reparameterize(mu, logvar, eps), self._conditions(X))
         return self._nll(output, Y)[0] + beta * self._kl_term(mu, logvar)[0]
@@ -442,11 +442,12 @@ class VAE(BaseAutoencoder):
 
     def _posterior(self, inputs):
         """``(mu, logvar)`` of q(z | x) for validated encoder ``inputs``."""
-        return _split(self.encoder_.forward(inputs, training=False))
+        return _split(self.encoder_.forward_in_batches(inputs, self.batch_size))
 
     def _decode(self, z, conditions):
         """The decoder's output (logits or mean of p(x | z)) for latents ``z``."""
-        return self.decoder_.forward(self._decoder_input(z, conditions), training=False)
+        return self.decoder_.forward_in_batches(self._decoder_input(z, conditions),
+                                                self.batch_size)
 
     def _mean_output(self, output):
         """Mean of p(x | z) from the decoder output: sigmoid(logits) or the mean."""

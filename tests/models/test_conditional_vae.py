@@ -178,3 +178,23 @@ def test_samples_are_recognised_as_their_class_on_the_digits():
     labels = np.repeat(model.classes_, 50)
     accuracy = classifier.score(model.sample(len(labels), y=labels, random_state=1), labels)
     assert accuracy > 0.8, accuracy
+
+
+def test_partial_fit_passes_equal_a_fit_and_keep_the_first_classes(rng):
+    X, y = _data(rng, n=40)
+    params = {"hidden_sizes": (6,), "latent_dim": 2, "epochs": 3, "batch_size": 8,
+              "random_state": 0}
+    fitted = ConditionalVAE(**params).fit(X, y)
+    passes = ConditionalVAE(**params)
+    for _ in range(3):
+        passes.partial_fit(X, y)
+    assert passes.n_iter_ == 3
+    for a, b in zip(fitted.network_.params(), passes.network_.params()):
+        np.testing.assert_array_equal(a, b)
+    assert fitted.offset_ == passes.offset_
+    # classes= on the first call admits labels the first block lacks; others are refused.
+    model = ConditionalVAE(**params).partial_fit(X[y != 2], y[y != 2], classes=[0, 1, 2])
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    model.partial_fit(X[y == 2], y[y == 2])
+    with pytest.raises(ValueError, match=r"among the classes seen.*got \[7\]"):
+        model.partial_fit(X[:4], [7] * 4)
