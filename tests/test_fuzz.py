@@ -185,7 +185,7 @@ def test_integer_boolean_and_list_data_are_converted_like_floats(name, kind, see
 # Where 0 is a meaningful setting; any other number must be positive.
 ZERO_IS_VALID = {"epochs", "pretrain_epochs", "finetune_epochs", "weight_decay",
                  "validation_fraction", "beta", "lam", "noise_level", "padding", "verbose",
-                 "random_state", "momentum", "tol"}
+                 "random_state", "momentum", "tol", "kl_warmup", "free_bits"}
 
 
 def numeric_params(name):
