@@ -507,6 +507,13 @@ class VAE(BaseAutoencoder):
         return self._score_samples(self._validate(X))
 
     def _score_samples(self, inputs):
+        """``score_samples`` of validated encoder ``inputs``, ``batch_size`` rows at a time
+        (the float64 arrays of a block stay in cache; of all rows, they would not)."""
+        size = self.batch_size
+        return np.concatenate([self._score_block(inputs[start:start + size])
+                               for start in range(0, len(inputs), size)])
+
+    def _score_block(self, inputs):
         mu, logvar = self._posterior(inputs)
         output = self._decode(mu, self._conditions(inputs)).astype(np.float64)
         kl = losses.gaussian_kl_per_example(mu.astype(np.float64), logvar.astype(np.float64))
