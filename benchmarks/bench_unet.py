@@ -24,6 +24,7 @@ import os
 import time
 
 import numpy as np
+from bench_realsize import UNET, twin_classes
 from threadpoolctl import threadpool_limits
 
 from benchmarks_common import environment, median_time, pause, write_results
@@ -31,7 +32,7 @@ from npae import UNet, iou_score
 from npae.datasets import make_shapes, train_test_split
 
 SHAPE = (16, 1, 64, 64)
-ARCH = dict(depth=2, base_channels=8, kernel_size=3, padding=1, up="transposed")
+ARCH = UNET
 
 
 def npae_step(dtype, rng, algorithm="im2col"):
@@ -55,35 +56,9 @@ def torch_step(dtype, rng):
     from torch import nn
 
     tdtype = torch.float32 if dtype == "float32" else torch.float64
-    base = ARCH["base_channels"]
-
-    def block(c_in, c_out):
-        return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, dtype=tdtype), nn.ReLU(),
-                             nn.Conv2d(c_out, c_out, 3, padding=1, dtype=tdtype), nn.ReLU())
-
-    class TorchUNet(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.enc = nn.ModuleList([block(1, base), block(base, 2 * base),
-                                      block(2 * base, 4 * base)])
-            self.ups = nn.ModuleList([nn.ConvTranspose2d(2 * base, base, 2, 2, dtype=tdtype),
-                                      nn.ConvTranspose2d(4 * base, 2 * base, 2, 2,
-                                                         dtype=tdtype)])
-            self.dec = nn.ModuleList([block(2 * base, base), block(4 * base, 2 * base)])
-            self.head = nn.Conv2d(base, 1, 1, dtype=tdtype)
-
-        def forward(self, x):
-            skips = []
-            for d in range(2):
-                x = self.enc[d](x)
-                skips.append(x)
-                x = nn.functional.max_pool2d(x, 2)
-            x = self.enc[2](x)
-            for d in (1, 0):
-                x = self.dec[d](torch.cat([self.ups[d](x), skips[d]], dim=1))
-            return self.head(x)
-
-    net = TorchUNet()
+    # The twin bench_realsize checks against npae's UNet (the same ARCH) to 1e-6.
+    _, TorchUNet = twin_classes()
+    net = TorchUNet(tdtype)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     x = torch.from_numpy(rng.random(SHAPE).astype(dtype))
     y = torch.from_numpy((rng.random(SHAPE) > 0.5).astype(dtype))
