@@ -341,20 +341,25 @@ def bilinear_upsample_backward(grad_out, scale):
     return interpolation_matrix(h, scale).T @ grad_out @ interpolation_matrix(w, scale)
 
 
-def _bilinear_cases(rng):
+def upsample_cases(rng, upsample):
+    """Cases of an upsampling backward: four fixed geometries and one random, x and grad_out
+    drawn from ``rng`` (``upsample(x, scale)`` gives grad_out's shape)."""
     cases = []
     random_geometry = (random_sizes(rng, 4, high=4), int(rng.integers(2, 5)))
     for x_shape, scale in [((2, 3, 3, 4), 2), ((1, 1, 2, 5), 3), ((1, 2, 1, 1), 2),
                            ((2, 1, 3, 2), 4), random_geometry]:
         x = rng.normal(size=x_shape)
-        grad_out = rng.normal(size=bilinear_upsample(x, scale).shape)
+        grad_out = rng.normal(size=upsample(x, scale).shape)
         cases.append(Case({"grad_out": grad_out, "scale": scale, "x": x}))
     return cases
 
 
-def _bilinear_objective(v):
-    """L = sum(upsample(x) * grad_out)"""
-    return float(np.sum(bilinear_upsample(v["x"], v["scale"]) * v["grad_out"]))
+def upsample_objective(upsample):
+    """The objective whose gradient in x an upsampling backward returns."""
+    def objective(v):
+        """L = sum(upsample(x) * grad_out)"""
+        return float(np.sum(upsample(v["x"], v["scale"]) * v["grad_out"]))
+    return objective
 
 
 # Typical wrong answers, recognised in the hints.
@@ -383,7 +388,8 @@ def _align_corners_backward(grad_out, scale):
 
 BILINEAR = Exercise(
     "bilinear_upsample_backward", bilinear_upsample_backward, ("grad_out", "scale"),
-    ("dx",), _bilinear_cases, _bilinear_objective, {"dx": "x"},
+    ("dx",), lambda rng: upsample_cases(rng, bilinear_upsample),
+    upsample_objective(bilinear_upsample), {"dx": "x"},
     mistakes=(
         Mistake("that is nearest-neighbour upsampling's backward (block sums): bilinear "
                 "sends each output gradient to four source pixels with weights",

@@ -8,6 +8,7 @@ latents, averaged over the batch (``npae.models.VAE``).
 import numpy as np
 
 from npae.exercises.grading import Case, Exercise, Mistake, random_sizes
+from npae.exercises.images import upsample_cases, upsample_objective
 
 
 # -- nearest-neighbour upsampling ------------------------------------------------------
@@ -45,22 +46,6 @@ def nearest_upsample_backward(grad_out, scale):
     return blocks.sum(axis=(3, 5))
 
 
-def _nearest_cases(rng):
-    cases = []
-    for x_shape, scale in [((2, 3, 3, 4), 2), ((1, 1, 2, 5), 3), ((1, 2, 1, 1), 2),
-                           ((2, 1, 3, 2), 4), (random_sizes(rng, 4, high=4),
-                                               int(rng.integers(2, 5)))]:
-        x = rng.normal(size=x_shape)
-        grad_out = rng.normal(size=nearest_upsample(x, scale).shape)
-        cases.append(Case({"grad_out": grad_out, "scale": scale, "x": x}))
-    return cases
-
-
-def _nearest_objective(v):
-    """L = sum(upsample(x) * grad_out)"""
-    return float(np.sum(nearest_upsample(v["x"], v["scale"]) * v["grad_out"]))
-
-
 def _block_mean(grad_out, scale):
     return nearest_upsample_backward(grad_out, scale) / scale**2
 
@@ -71,7 +56,8 @@ def _top_left(grad_out, scale):
 
 NEAREST = Exercise(
     "nearest_upsample_backward", nearest_upsample_backward, ("grad_out", "scale"), ("dx",),
-    _nearest_cases, _nearest_objective, {"dx": "x"},
+    lambda rng: upsample_cases(rng, nearest_upsample), upsample_objective(nearest_upsample),
+    {"dx": "x"},
     mistakes=(
         Mistake("every copy of a pixel passes its gradient back: sum each block, do not "
                 "average it", _block_mean),
