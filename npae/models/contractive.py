@@ -47,14 +47,20 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
         Activation of hidden layers. Smooth ones suit the penalty, which
         involves f' and f'' (ReLU's f' is a step, so only its W term acts).
     code_activation : str, default "sigmoid"
-    output_activation : str, default "sigmoid"
+    output_activation : str, default "identity"
+        An affine decoder, Rifai et al.'s choice for real-valued inputs
+        under squared error. With a sigmoid output the fit crawls: on the
+        digits, 500 epochs reach twice the held-out error that 2,000 do,
+        while the affine decoder is within 5% of its 3,000-epoch error
+        after 500.
     tied_weights : bool, default False
         The decoder uses the encoder's weights, transposed (see ``npae.Autoencoder``),
         as in Rifai et al.'s contractive autoencoder.
     loss, contamination, optimizer, learning_rate, momentum, nesterov, epochs
-        As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2).
+        As in ``npae.Autoencoder`` (here ``learning_rate`` defaults to 1e-2
+        and ``epochs`` to 500).
     batch_size, weight_decay, validation_fraction, early_stopping, patience
-        As in ``npae.Autoencoder``.
+        As in ``npae.Autoencoder`` (here ``batch_size`` defaults to 32).
     tol, n_iter_no_change, dtype, verbose, random_state
         As in ``npae.Autoencoder``.
 
@@ -73,10 +79,10 @@ class ContractiveAutoencoder(FiltersMixin, Autoencoder):
     """
 
     def __init__(self, hidden_sizes=(), code_size=32, lam=0.01, activation="sigmoid",
-                 code_activation="sigmoid", output_activation="sigmoid", loss="mse",
+                 code_activation="sigmoid", output_activation="identity", loss="mse",
                  tied_weights=False,
                  contamination="auto", optimizer="adam", learning_rate=1e-2, momentum=0.0,
-                 nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 nesterov=False, epochs=500, batch_size=32, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
                  n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(

@@ -32,8 +32,17 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
         Standard deviation (>= 0) for "gaussian", fraction in [0, 1] otherwise.
     activation, code_activation, output_activation, loss, tied_weights, contamination
         As in ``npae.Autoencoder``.
-    optimizer, learning_rate, momentum, nesterov, epochs, batch_size, weight_decay
+    optimizer, momentum, nesterov, weight_decay
         As in ``npae.Autoencoder``.
+    learning_rate : float, default 2e-3
+    epochs : int, default 500
+    batch_size : int, default 32
+        The noise makes each step's gradient noisier than the plain
+        autoencoder's, so the defaults take more, smaller steps: on the
+        digits, 100 epochs of batch 64 at 1e-3 stopped at 1.8 x PCA's
+        held-out error where ten times as many reach 1.2 x; these defaults
+        come within about 10% of their own ten-times-longer run
+        (``benchmarks/bench_defaults.py``).
     validation_fraction, early_stopping, patience, tol, n_iter_no_change
         As in ``npae.Autoencoder``. The validation loss is measured on clean input.
     dtype, verbose, random_state
@@ -64,8 +73,8 @@ class DenoisingAutoencoder(FiltersMixin, Autoencoder):
     def __init__(self, hidden_sizes=(64,), code_size=16, noise="masking", noise_level=0.3,
                  activation="relu", code_activation="identity", output_activation="identity",
                  loss="mse", tied_weights=False,
-                 contamination="auto", optimizer="adam", learning_rate=1e-3,
-                 momentum=0.0, nesterov=False, epochs=100, batch_size=64, weight_decay=0.0,
+                 contamination="auto", optimizer="adam", learning_rate=2e-3,
+                 momentum=0.0, nesterov=False, epochs=500, batch_size=32, weight_decay=0.0,
                  validation_fraction=0.0, early_stopping=False, patience=10, tol=1e-4,
                  n_iter_no_change=None, dtype=None, verbose=0, random_state=None):
         super().__init__(

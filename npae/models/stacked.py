@@ -35,7 +35,7 @@ class StackedAutoencoder(BaseAutoencoder):
         Widths of the encoder's layers; the last is the code size.
     pretrain_epochs : int, default 20
         Epochs of each greedy stage.
-    finetune_epochs : int, default 50
+    finetune_epochs : int, default 200
         Epochs of end-to-end training.
     pretrain : bool, default True
         False trains the deep network from its random initialization only.
@@ -87,7 +87,7 @@ class StackedAutoencoder(BaseAutoencoder):
     ['loss', 'pretrain_0', 'pretrain_1', 'pretrain_2']
     """
 
-    def __init__(self, layer_sizes=(64, 32, 8), pretrain_epochs=20, finetune_epochs=50,
+    def __init__(self, layer_sizes=(64, 32, 8), pretrain_epochs=20, finetune_epochs=200,
                  pretrain=True, activation="sigmoid", code_activation="sigmoid",
                  output_activation="sigmoid", loss="mse", contamination="auto", optimizer="adam",
                  learning_rate=1e-2, momentum=0.0, nesterov=False, batch_size=64, weight_decay=0.0,
