@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -35,12 +36,18 @@ MODELS = {
     "stacked": ("StackedAutoencoder", {"pretrain_epochs": 30, "finetune_epochs": 200},
                 lambda k: {"layer_sizes": (128, 64, k)}),
     "vae": ("VAE", {"hidden_sizes": (256,), "epochs": 200}, lambda k: {"latent_dim": k}),
+    "cvae": ("ConditionalVAE", {"hidden_sizes": (256,), "epochs": 200},
+             lambda k: {"latent_dim": k}),
     "conv": ("ConvAutoencoder", {"epochs": 60}, lambda k: {"code_size": k}),
     "unet": ("UNet", {}, None),
 }
 
 #: Models whose input is an image tensor (N, C, H, W) rather than rows.
 IMAGE_MODELS = {"conv", "unet"}
+
+#: Models that ``npae train`` alone runs: the U-Net (images and masks) and the
+#: conditional VAE (rows and their class labels), not ``compare`` or ``detect``.
+TRAIN_ONLY_MODELS = {"unet", "cvae"}
 
 
 class CLIError(Exception):
@@ -278,8 +285,10 @@ def cmd_train(args):
         args.samples = 600 if args.samples is None else args.samples
         args.size = 32 if args.size is None else args.size
         return _train_unet(args, overrides, plot)
-    X_train, X_test, _, y_test, image_shape = _load_data(args.dataset, args.seed, args.test_size,
-                                                          args.download)
+    X_train, X_test, y_train, y_test, image_shape = _load_data(
+        args.dataset, args.seed, args.test_size, args.download)
+    if args.model == "cvae":
+        return _train_cvae(args, overrides, plot, X_train, X_test, y_train, y_test, image_shape)
     if args.model in IMAGE_MODELS:
         X_train, X_test = _as_images(image_shape)(X_train), _as_images(image_shape)(X_test)
     model = make_model(args.model, args.code_size, args.seed, overrides)
@@ -343,6 +352,39 @@ def _train_figures(name, model, X_test, y_test, image_shape, seed, plot):
             flat, {f"{model.noise} {model.noise_level}": noisy.reshape(len(shown), -1),
                    "denoised": model.reconstruct(noisy).reshape(len(shown), -1)}, image_shape)
     return figures
+
+
+def _train_cvae(args, overrides, plot, X_train, X_test, y_train, y_test, image_shape):
+    """``npae train cvae``: fit the conditional VAE on the rows and their class labels; writes
+    cvae.npz, reconstructions.png, samples_by_class.png (a row of new samples per class) and
+    loss_curve.png."""
+    if y_train is None:
+        raise CLIError(f"cvae needs class labels, and --dataset {args.dataset} has none")
+    model = make_model("cvae", args.code_size, args.seed, overrides)
+    out = _out_dir(args.out)
+    print(f"npae train cvae: {model!r}")
+    start = time.perf_counter()
+    model.fit(X_train, y_train)
+    seconds = time.perf_counter() - start
+    mse = -model.score(X_test, y_test)
+    path = os.path.join(out, "cvae.npz")
+    model.save(path)
+    shown, per_class = X_test[:10], 10
+    samples = np.concatenate([model.sample(per_class, y=label, random_state=args.seed)
+                              for label in model.classes_])
+    figures = {
+        "reconstructions.png": plot.plot_reconstructions(
+            shown, {"cvae": model.reconstruct(shown, y_test[:10])}, image_shape),
+        "samples_by_class.png": plot.plot_image_grid(samples, image_shape, ncols=per_class,
+                                                     value_range=(0, 1)),
+        "loss_curve.png": plot.plot_loss_curves({"cvae": model.history_}),
+    }
+    for filename, fig in figures.items():
+        fig.savefig(os.path.join(out, filename), dpi=110)
+    print(f"held-out MSE {mse:.5f} after {seconds:.1f} s; saved {path}")
+    print(f"wrote {', '.join(figures)} to {out}; samples_by_class.png has a row per class "
+          f"({', '.join(str(c) for c in model.classes_)})")
+    return 0
 
 
 def _refuse_ignored_options(args):
@@ -607,10 +649,11 @@ def _fraction(text):
 
 def _model_list(text):
     names = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [n for n in names if n not in MODELS or n == "unet"]
+    unknown = [n for n in names if n not in MODELS or n in TRAIN_ONLY_MODELS]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown model(s) {', '.join(unknown) or text!r}; choose from {', '.join(MODELS)}")
+            f"unknown model(s) {', '.join(unknown) or text!r}; choose from "
+            f"{', '.join(m for m in MODELS if m not in TRAIN_ONLY_MODELS)}")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise argparse.ArgumentTypeError(f"model(s) listed more than once: {', '.join(repeated)}")
@@ -654,7 +697,7 @@ def build_parser():
                    metavar="K", help="code sizes to compare (2 4 8 16 32)")
     p.add_argument("--models", type=_model_list, default=["pca", "linear", "autoencoder"],
                    help="comma-separated models (pca,linear,autoencoder); any of "
-                        + ", ".join(m for m in MODELS if m != "unet"))
+                        + ", ".join(m for m in MODELS if m not in TRAIN_ONLY_MODELS))
     p.add_argument("--epochs", type=_positive_int, default=None,
                    help="override training epochs of every trained model")
     p.set_defaults(func=cmd_compare)
@@ -665,7 +708,9 @@ def build_parser():
                                    "loss_curve.png; with --code-size 2 also codes_2d.png and "
                                    "latent_manifold.png (vae) or code_grid.png; denoising.png "
                                    "for the denoising model (e.g. --set noise=gaussian --set "
-                                   "noise_level=0.5).")
+                                   "noise_level=0.5); cvae (the conditional VAE, trained on "
+                                   "the labels too) writes samples_by_class.png instead of "
+                                   "filters.png.")
     p.add_argument("model", choices=list(MODELS), help="which model")
     common(p, os.path.join("npae-out", "train"))
     p.add_argument("--code-size", type=_positive_int, default=None,
@@ -689,7 +734,8 @@ def build_parser():
                                    "outliers. Writes scores.csv (or .npy; columns score, "
                                    "decision, prediction [, is_outlier]), summary.json with "
                                    "the threshold and, when labels are known, roc.png.")
-    p.add_argument("model", choices=[m for m in MODELS if m != "unet"], help="which model")
+    p.add_argument("model", choices=[m for m in MODELS if m not in TRAIN_ONLY_MODELS],
+                   help="which model")
     common(p, os.path.join("npae-out", "detect"))
     p.add_argument("--fit", default=None, metavar="FILE",
                    help="rows to fit on (.npy or .csv; .npy of shape (N, C, H, W) for conv)")
@@ -739,8 +785,14 @@ def main(argv=None):
     """Run the ``npae`` command on ``argv`` (default ``sys.argv[1:]``); return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+
+    def one_line(message, category, *_):
+        print(f"npae {args.command}: {category.__name__}: {message}", file=sys.stderr)
+
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = one_line  # a warning is a line, not a source listing
+            return args.func(args)
     except (CLIError, ValueError, TypeError, OSError, FloatingPointError) as err:
         print(f"npae {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -58,6 +58,7 @@ def test_train_saves_a_model_that_loads(tmp_path):
     ("contractive", ["--code-size", "4", "--set", "hidden_sizes=()"], "ContractiveAutoencoder"),
     ("stacked", ["--code-size", "4", "--set", "pretrain_epochs=1"], "StackedAutoencoder"),
     ("vae", ["--code-size", "2", "--set", "hidden_sizes=(8,)"], "VAE"),
+    ("cvae", ["--code-size", "2", "--set", "hidden_sizes=(8,)"], "ConditionalVAE"),
     ("conv", ["--code-size", "4", "--set", "channels=(2,)"], "ConvAutoencoder"),
     ("unet", ["--samples", "12", "--size", "16", "--set", "base_channels=2",
               "--set", "depth=1"], "UNet"),
@@ -91,6 +92,45 @@ def test_train_writes_the_lecture_figures_on_the_mnist_sample(model, options, fi
     assert written == expected
     assert all((tmp_path / name).stat().st_size > 300 for name in written)
     assert all(name in result.stdout for name in expected)
+
+
+def test_train_cvae_draws_each_class_from_its_labels(tmp_path):
+    """The conditional VAE trains on the digits and their labels, saves, and draws a row of
+    samples per class; a logistic regression trained on real digits recognises most of them."""
+    from sklearn.linear_model import LogisticRegression
+
+    result = run("train", "cvae", "--code-size", "2", "--epochs", "20", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    written = {path.name for path in tmp_path.glob("*.png")}
+    assert written == {"reconstructions.png", "samples_by_class.png", "loss_curve.png"}
+    assert all((tmp_path / name).stat().st_size > 300 for name in written)
+    model = npae.load(tmp_path / "cvae.npz")
+    assert isinstance(model, npae.ConditionalVAE) and model.latent_dim == 2
+    assert list(model.classes_) == list(range(10))
+    assert len(model.history_["loss"]) == 20
+    X, y, _ = npae.datasets.load_digits()
+    classifier = LogisticRegression(max_iter=2000).fit(X, y)
+    labels = np.repeat(model.classes_, 20)
+    accuracy = np.mean(classifier.predict(model.sample(len(labels), y=labels,
+                                                       random_state=0)) == labels)
+    assert accuracy > 0.8
+
+
+def test_cvae_is_train_only_and_needs_labels(capsys, tmp_path):
+    """compare and detect have no labels to give it; a .npy dataset has none either."""
+    status, _, stderr = main_in_process(capsys, "compare", "--models", "pca,cvae",
+                                        "--out", str(tmp_path / "a"))
+    assert status == 2 and "unknown model(s)" in stderr
+    assert "cvae" not in stderr.split("choose from")[-1]
+    status, _, stderr = main_in_process(capsys, "detect", "cvae", "--out", str(tmp_path / "b"))
+    assert status == 2 and "invalid choice: 'cvae'" in stderr
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.random.default_rng(0).random((20, 6)))
+    out = tmp_path / "c"
+    status, _, stderr = main_in_process(capsys, "train", "cvae", "--dataset", str(rows),
+                                        "--out", str(out))
+    assert status == 2 and "cvae needs class labels" in stderr
+    assert "Traceback" not in stderr and not out.exists()
 
 
 def test_compare_accepts_the_regularized_models(tmp_path):
@@ -211,6 +251,20 @@ def test_a_users_mistake_is_one_line_and_writes_nothing(capsys, tmp_path, args, 
     assert "Traceback" not in stderr
     assert message in stderr.strip().splitlines()[-1]  # after argparse's usage, if any
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_warning_is_one_line_and_the_hook_is_restored(capsys, tmp_path):
+    """A ConvergenceWarning prints as one line naming the command, no source listing."""
+    import warnings
+
+    before = warnings.showwarning
+    status, _, stderr = main_in_process(capsys, "train", "autoencoder", *TINY_AE, "--set",
+                                        "n_iter_no_change=10", "--out", str(tmp_path))
+    assert status == 0
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("npae train: ConvergenceWarning: Autoencoder: the 2 epochs ran out")
+    assert warnings.showwarning is before
 
 
 def test_a_memory_error_is_one_line(capsys, tmp_path, monkeypatch):
