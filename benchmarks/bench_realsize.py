@@ -14,7 +14,8 @@ Cases (issue 18), in float32, random data of the right shape:
 Contenders take turns in one process, each run after a pause that lets the
 previous one's threads stop spinning (``bench_dense.time_in_turns``):
 ``fit`` with ``epochs=1`` (a fresh model each run: validation, building,
-the epoch and what ``fit`` does after it), the same epoch as a bare step
+the epoch and what ``fit`` does after it; for the two convolutional models
+also with the opt-in ``conv_algorithm="auto"``, ``npae_fit_auto``), the same epoch as a bare step
 loop over the same shuffled batches (``loop``: zero_grad, the model's
 ``_step`` and the optimizer; the difference to ``fit`` is what ``fit``
 adds), and a PyTorch CPU twin: the same layers, the same starting weights
@@ -45,9 +46,15 @@ CASES = {"deep_ae": (60_000, 512, 128, 0.8), "conv_ae": (10_000, 256, 64, 1.2),
 UNET = dict(depth=2, base_channels=8, kernel_size=3, padding=1, up="transposed")
 
 
-def make_model(name, dtype, epochs=1):
+#: The cases whose convolutions also run with ``conv_algorithm="auto"``.
+CONV_CASES = ("conv_ae", "unet")
+
+
+def make_model(name, dtype, epochs=1, conv_algorithm=None):
     batch = CASES[name][2]
     common = dict(epochs=epochs, batch_size=batch, dtype=dtype, random_state=0)
+    if conv_algorithm is not None:
+        common["conv_algorithm"] = conv_algorithm
     if name == "deep_ae":
         return Autoencoder(hidden_sizes=(1000, 500, 250), code_size=30, **common)
     if name == "conv_ae":
@@ -233,9 +240,9 @@ def check_twin(name):
 
 
 # -- the contenders ------------------------------------------------------------------------
-def npae_fit(name, X, Y):
+def npae_fit(name, X, Y, conv_algorithm=None):
     def fit():
-        model = make_model(name, X.dtype.name)
+        model = make_model(name, X.dtype.name, conv_algorithm=conv_algorithm)
         model.fit(X, Y) if name == "unet" else model.fit(X)
     return fit
 
@@ -308,6 +315,8 @@ def main():
         n = n_quick if args.quick else n
         X, Y = make_data(name, n, "float32")
         runners = {"npae_fit": npae_fit(name, X, Y), "npae_loop": npae_loop(name, X, Y)}
+        if name in CONV_CASES:
+            runners["npae_fit_auto"] = npae_fit(name, X, Y, conv_algorithm="auto")
         row = {"case": name, "rows": n, "input": "x".join(map(str, X.shape[1:])),
                "batch": batch, "dtype": "float32"}
         if have_torch:
@@ -317,12 +326,16 @@ def main():
         times = time_in_turns(runners, repeats=repeats, warmup=warmup, gap=0.3, clock=clock)
         pause()
         row.update({f"{k}_s": v for k, v in times.items()})
+        row.setdefault("npae_fit_auto_s", "n/a")  # a dense case: no convolutions
         row["fit_over_loop"] = times["npae_fit"] / times["npae_loop"]
         if have_torch:
             row["ratio_to_torch"] = times["npae_fit"] / times["torch"]
             row["loop_ratio_to_torch"] = times["npae_loop"] / times["torch"]
+            row["auto_ratio_to_torch"] = (times["npae_fit_auto"] / times["torch"]
+                                          if name in CONV_CASES else "n/a")
         else:
             row["ratio_to_torch"] = row["loop_ratio_to_torch"] = "n/a"
+            row["auto_ratio_to_torch"] = "n/a"
         row["target"] = bound
         rows.append(row)
         print(row, flush=True)

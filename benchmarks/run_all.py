@@ -263,6 +263,11 @@ def realsize_targets(rows, note):
                f"{row['ratio_to_torch']:.3f} x torch ({number(row['npae_fit_s'])} s vs "
                f"{number(row['torch_s'])} s); a bare step loop {row['loop_ratio_to_torch']:.3f} x"
                f"{note}", verdict(row["ratio_to_torch"], row["target"]))
+        if row.get("auto_ratio_to_torch", "n/a") != "n/a":  # opt-in conv_algorithm="auto"
+            yield (f"{case}, conv_algorithm='auto'", shown,
+                   f"{row['auto_ratio_to_torch']:.3f} x torch ({number(row['npae_fit_auto_s'])} s "
+                   f"vs {number(row['torch_s'])} s){note}",
+                   verdict(row["auto_ratio_to_torch"], row["target"]))
 
 
 # Bounds that issue 18 tightened, by (case, dtype); the rest are issue 8's.

