@@ -52,20 +52,39 @@ def im2col(x, kh, kw, sh, sw, ph, pw, out=None):
                 padded, row = x_pad[ni, ci, ph + r], x[ni, ci, r]
                 for q in range(w):
                     padded[pw + q] = row[q]
+    _copy_rows(x_pad, cols.ravel(), kh, kw, sh, sw, h_out, w_out, False)
+    return cols.reshape(c * kh * kw, n * h_out * w_out)
+
+
+# The offsets into the flat arrays are unsigned: Numba checks every signed index for
+# wraparound (a negative index counts from the end), and that check kept LLVM from
+# vectorizing these loops (64 x 16 x 14 x 14 float32: im2col 0.52 -> 0.39 ms).
+@njit(cache=True)
+def _copy_rows(x_pad, cols, kh, kw, sh, sw, h_out, w_out, add):
+    """cols[(c, i, j), (n, oh, ow)] = x_pad[n, c, oh sh + i, ow sw + j], ``cols`` flat and
+    written front to back; with ``add``, each entry is added back onto ``x_pad`` instead."""
+    n, c, hp, wp = x_pad.shape
+    padded, width, stride = x_pad.ravel(), np.uint64(w_out), np.uint64(sw)
+    k = np.uint64(0)
     for ci in range(c):
         for i in range(kh):
             for j in range(kw):
                 for ni in range(n):
                     for oh in range(h_out):
-                        src = x_pad[ni, ci, oh * sh + i]
-                        dst = cols[ci, i, j, ni, oh]
-                        if sw == 1:
-                            for ow in range(w_out):
-                                dst[ow] = src[ow + j]
+                        p = np.uint64(((ni * c + ci) * hp + oh * sh + i) * wp + j)
+                        if add and sw == 1:
+                            for ow in range(width):
+                                padded[p + ow] += cols[k + ow]
+                        elif add:
+                            for ow in range(width):
+                                padded[p + ow * stride] += cols[k + ow]
+                        elif sw == 1:
+                            for ow in range(width):
+                                cols[k + ow] = padded[p + ow]
                         else:
-                            for ow in range(w_out):
-                                dst[ow] = src[ow * sw + j]
-    return cols.reshape(c * kh * kw, n * h_out * w_out)
+                            for ow in range(width):
+                                cols[k + ow] = padded[p + ow * stride]
+                        k += width
 
 
 @njit(cache=True)
@@ -85,21 +104,8 @@ def col2im(cols, h, w, kh, kw, sh, sw, ph, pw):
     w_out = (w + 2 * pw - kw) // sw + 1
     c = cols.shape[0] // (kh * kw)
     n = cols.shape[1] // (h_out * w_out)
-    cols6 = cols.reshape(c, kh, kw, n, h_out, w_out)
     x_pad = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    for ci in range(c):
-        for i in range(kh):
-            for j in range(kw):
-                for ni in range(n):
-                    for oh in range(h_out):
-                        src = cols6[ci, i, j, ni, oh]
-                        dst = x_pad[ni, ci, oh * sh + i]
-                        if sw == 1:
-                            for ow in range(w_out):
-                                dst[ow + j] += src[ow]
-                        else:
-                            for ow in range(w_out):
-                                dst[ow * sw + j] += src[ow]
+    _copy_rows(x_pad, np.ascontiguousarray(cols).ravel(), kh, kw, sh, sw, h_out, w_out, True)
     x = np.empty((n, c, h, w), dtype=cols.dtype)
     for ni in range(n):
         for ci in range(c):
