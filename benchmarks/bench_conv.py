@@ -179,12 +179,13 @@ def main():
         have_torch = False
     else:
         have_torch = True
+    cases = selected(CASES, args.cases, args.exact)
     set_threads(args.threads)
     compile_s = None if args.skip_compile else compile_times()
     print("first calls of every kernel in both dtypes, seconds:", compile_s, flush=True)
     rng = np.random.default_rng(0)
     rows = []
-    for label, make, make_torch, shape in selected(CASES, args.cases, args.exact):
+    for label, make, make_torch, shape in cases:
         for dtype in ("float32", "float64"):
             runners = {backend: npae_step(make, shape, dtype, backend, rng)
                        for backend in ("numba", "numpy")}
