@@ -17,7 +17,14 @@ PyTorch to N threads; on a busy machine
 ``--threads 1 --clock cpu`` (CPU time of this process instead of wall time)
 gives the steadiest comparison.
 
+``--cases TEXT ...`` keeps only the cases whose label contains one of the
+texts (e.g. ``--cases "Conv2D 16->32 3x3 p1" "ConvT 32->16 3x3 p1"``, which
+also keeps their winograd rows unless ``--exact`` is given), and
+``--skip-compile`` leaves out the compile-time measurement: for a quick
+look at a few cases.
+
     python benchmarks/bench_conv.py [--repeats 12] [--threads N] [--clock wall|cpu]
+                                    [--cases TEXT ...] [--exact] [--skip-compile]
 """
 
 import argparse
@@ -139,6 +146,18 @@ def compile_times():
             "cached_first_calls_cpu_s": cached_cpu}
 
 
+def selected(cases, texts, exact=False):
+    """The cases whose label contains (with ``exact``: equals) one of ``texts``; all if None."""
+    if texts is None:
+        return cases
+    chosen = [case for case in cases
+              if any(case[0] == t if exact else t in case[0] for t in texts)]
+    if not chosen:
+        raise SystemExit(f"no case matches {texts}; the cases are "
+                         f"{sorted({case[0] for case in cases})}")
+    return chosen
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=12,
@@ -147,6 +166,12 @@ def main():
                         help="BLAS and PyTorch threads (default: leave as they are)")
     parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
                         help="wall time, or CPU time of this process (with --threads 1)")
+    parser.add_argument("--cases", nargs="+", default=None,
+                        help="only the cases whose label contains one of these texts")
+    parser.add_argument("--exact", action="store_true",
+                        help="with --cases: only the cases whose label is one of the texts")
+    parser.add_argument("--skip-compile", action="store_true",
+                        help="do not measure the Numba compile and first-call times")
     args = parser.parse_args()
     try:
         import torch  # noqa: F401  (only: is it there?)
@@ -154,12 +179,13 @@ def main():
         have_torch = False
     else:
         have_torch = True
+    cases = selected(CASES, args.cases, args.exact)
     set_threads(args.threads)
-    compile_s = compile_times()
+    compile_s = None if args.skip_compile else compile_times()
     print("first calls of every kernel in both dtypes, seconds:", compile_s, flush=True)
     rng = np.random.default_rng(0)
     rows = []
-    for label, make, make_torch, shape in CASES:
+    for label, make, make_torch, shape in cases:
         for dtype in ("float32", "float64"):
             runners = {backend: npae_step(make, shape, dtype, backend, rng)
                        for backend in ("numba", "numpy")}

@@ -12,7 +12,9 @@ turns of 3 calls after 0.12 s idle (spinning BLAS and OpenMP threads of
 the previous turn slowed PyTorch's two-thread step up to 5 x at 0.05 s). Writes
 ``benchmarks/results/profile_conv.json`` and ``.md``.
 
-    python benchmarks/profile_conv.py [--repeats 7]
+``--cases TEXT ...`` keeps only the cases whose label contains one of the texts.
+
+    python benchmarks/profile_conv.py [--repeats 7] [--cases TEXT ...]
 """
 
 import argparse
@@ -28,6 +30,7 @@ from npae.layers.conv import (
     _entry_matrices,
     _images_to_rows,
     _rows_to_images,
+    _times_transpose,
     _winograd_tile_counts,
     _winograd_weights,
 )
@@ -89,14 +92,14 @@ def parts(layer, x, g):
     geometry = (kh, kw, *layer.stride, *layer.padding)
     if isinstance(layer, Conv2D):  # x is unfolded, g taken as rows
         cols, rows = kernels.im2col(x, *geometry), _images_to_rows(g)
-        products = lambda: (W2 @ cols, rows @ cols.T, W2.T @ rows)  # noqa: E731
+        products = lambda: (W2 @ cols, _times_transpose(rows, cols), W2.T @ rows)  # noqa: E731
         d_cols = W2.T @ rows
         unfold = {"im2col(x)": lambda: kernels.im2col(x, *geometry),
                   "col2im(W2^T g)": lambda: kernels.col2im(d_cols, *x.shape[2:], *geometry)}
         as_rows = g  # the images that become rows (and the shape that rows return to)
     else:  # x taken as rows, g is unfolded
         cols, rows = kernels.im2col(g, *geometry), _images_to_rows(x)
-        products = lambda: (W2.T @ rows, W2 @ cols, rows @ cols.T)  # noqa: E731
+        products = lambda: (W2.T @ rows, W2 @ cols, _times_transpose(rows, cols))  # noqa: E731
         y_cols = W2.T @ rows
         unfold = {"col2im(W2^T x)": lambda: kernels.col2im(y_cols, *g.shape[2:], *geometry),
                   "im2col(g)": lambda: kernels.im2col(g, *geometry)}
@@ -129,6 +132,8 @@ def torch_step(make, x, g):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--cases", nargs="+", default=None,
+                        help="only the cases whose label contains one of these texts")
     args = parser.parse_args()
     try:
         import torch
@@ -137,6 +142,8 @@ def main():
     rng = np.random.default_rng(0)
     rows = []
     for label, make, make_torch, shape in CASES:
+        if args.cases is not None and not any(text in label for text in args.cases):
+            continue
         for dtype in ("float32", "float64"):
             layer = make(dtype)
             x = rng.normal(size=shape).astype(dtype)

@@ -215,6 +215,17 @@ def _matmul(a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
+def _times_transpose(a, b):
+    """``a @ b.T``, a weight gradient: a product whose inner dimension runs over every
+    pixel of the batch. In float32, ``(b @ a.T).T`` (the same products, another
+    operand order for OpenBLAS) takes 0.6-0.9 x the time (32 x 12,544 by 12,544 x 144:
+    1.21 -> 0.73 ms with OpenBLAS's SkylakeX kernel, 1.15 -> 1.08 ms with Haswell); in
+    float64 it took up to 1.3 x longer (SkylakeX), so float64 keeps ``a @ b.T``."""
+    if a.dtype == np.float32:
+        return (b @ a.T).T
+    return a @ b.T
+
+
 # ``cols`` and ``scratch`` (optional) are where the column matrices go: arrays the
 # layer keeps between calls (see ``_ConvNd._buffer``); None allocates them.
 def _conv2d_forward(x, W, b, stride, padding, out_hw, im2col, cols=None):
@@ -229,7 +240,7 @@ def _conv2d_backward(grad_out, cols, W, x_hw, stride, padding, col2im, scratch=N
     """dW2 = g cols^T,  db = sum of g,  dx = col2im(W2^T g), with g = dL/dy as rows."""
     c_out, _, kh, kw = W.shape
     g = _images_to_rows(grad_out)
-    dW = (g @ cols.T).reshape(W.shape)
+    dW = _times_transpose(g, cols).reshape(W.shape)
     db = g.sum(axis=1)
     dx = col2im(_matmul(W.reshape(c_out, -1).T, g, out=scratch), *x_hw, kh, kw, *stride,
                 *padding)
@@ -252,7 +263,7 @@ def _conv_transpose2d_backward(grad_out, x_rows, x_shape, W, stride, padding, im
     c_in, _, kh, kw = W.shape
     g_cols = im2col(grad_out, kh, kw, *stride, *padding, scratch)
     dx = _rows_to_images(W.reshape(c_in, -1) @ g_cols, x_shape[0], x_shape[2:])
-    dW = (x_rows @ g_cols.T).reshape(W.shape)
+    dW = _times_transpose(x_rows, g_cols).reshape(W.shape)
     db = grad_out.sum(axis=(0, 2, 3))
     return dx, dW, db
 

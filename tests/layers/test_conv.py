@@ -589,3 +589,18 @@ def test_one_channel_outer_products_equal_the_matrix_product(make, shape, rng):
     x = rng.normal(size=shape)
     result = check_layer(layer, x)
     assert result.max_error < 1e-7, result.table()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_weight_gradient_product_in_either_operand_order(dtype, rng):
+    """_times_transpose(a, b) is a @ b.T: in float64 bit for bit (the same call), in
+    float32 computed as (b @ a.T).T, equal up to float32 rounding."""
+    from npae.layers.conv import _times_transpose
+
+    a, b = rng.normal(size=(5, 300)).astype(dtype), rng.normal(size=(27, 300)).astype(dtype)
+    got, want = _times_transpose(a, b), a @ b.T
+    assert got.dtype == dtype and got.shape == (5, 27)
+    if dtype == np.float64:
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
