@@ -325,8 +325,9 @@ def main():
         clock = time.process_time if args.cpu_time else time.perf_counter
         times = time_in_turns(runners, repeats=repeats, warmup=warmup, gap=0.3, clock=clock)
         pause()
-        row.update({f"{k}_s": v for k, v in times.items()})
-        row.setdefault("npae_fit_auto_s", "n/a")  # a dense case: no convolutions
+        # one column order for every case (a dense case has no "auto" fit)
+        row.update({f"{k}_s": times.get(k, "n/a") for k in ("npae_fit", "npae_loop",
+                                                             "npae_fit_auto", "torch")})
         row["fit_over_loop"] = times["npae_fit"] / times["npae_loop"]
         if have_torch:
             row["ratio_to_torch"] = times["npae_fit"] / times["torch"]
