@@ -58,7 +58,7 @@ def winograd_parts(layer, x, g):
     """Callables for the parts of a Winograd step: four transforms, 48 small products."""
     W, padding = layer.params["W"], layer.padding
     if isinstance(layer, ConvTranspose2D):  # the stride-1 Conv2D it equals
-        W, padding = _as_convolution(W), layer._winograd_padding()
+        W, padding = _as_convolution(W), layer._flipped_padding()
     U, n = _winograd_weights(W), x.shape[0]
     th, tw = _winograd_tile_counts(g.shape[2:])
     V = kernels.winograd_tiles(x, *padding, _entry_matrices(W.shape[1], n * th * tw, x.dtype))

@@ -367,6 +367,19 @@ class _ConvNd(Layer):
             self._buffers[name] = (spec, array)
         return array
 
+    def _flipped_padding(self):
+        """The padding of the stride-1 layer of the other kind (a transposed convolution for a
+        convolution, and back) that equals this one with its kernel rotated: k - 1 - p."""
+        return tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding))
+
+    def _scratch(self, x_shape, dtype):
+        """The layer's buffer for a transposed convolution's math on an input of ``x_shape``
+        (``ConvTranspose2D``, or ``Conv2D`` by "col2im"): W2^T x, then im2col(g), both
+        (c_out kh kw, N H W)."""
+        return self._buffer("scratch", _matrix,
+                            self.out_channels * self.kernel_size[0] * self.kernel_size[1],
+                            x_shape[0] * x_shape[2] * x_shape[3], dtype)
+
     def _winograd_entries(self, n_tiles, dtype, training=True):
         """``entries(name, rows)`` for the Winograd math: (16, rows, n_tiles) buffers."""
         def entries(name, rows):
@@ -480,16 +493,6 @@ class Conv2D(_ConvNd):
     def _output_hw(self, hw):
         return window_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding)
 
-    def _col2im_padding(self):
-        """The padding of the stride-1 transposed convolution this layer equals: k - 1 - p."""
-        return tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding))
-
-    def _folded(self, x_shape, dtype):
-        """The layer's buffer for "col2im": W'2^T x and im2col(g), (c_out kh kw, N H W)."""
-        return self._buffer("scratch", _matrix,
-                            self.out_channels * self.kernel_size[0] * self.kernel_size[1],
-                            x_shape[0] * x_shape[2] * x_shape[3], dtype)
-
     def _cols(self, name, x_shape, dtype):
         """The layer's buffer ``name`` for im2col(x): (c_in kh kw, N H_out W_out)."""
         h_out, w_out = self._output_hw(x_shape[2:])
@@ -507,8 +510,8 @@ class Conv2D(_ConvNd):
                 self._winograd_entries(n_tiles, x.dtype, training))
         elif self.algorithm == "col2im":
             y, unfolded = _conv_transpose2d_forward(
-                x, _as_convolution(W), b, (1, 1), self._col2im_padding(), out_hw,
-                kernels.col2im, self._folded(x.shape, x.dtype))
+                x, _as_convolution(W), b, (1, 1), self._flipped_padding(), out_hw,
+                kernels.col2im, self._scratch(x.shape, x.dtype))
         else:
             cols = self._cols("cols" if training else "scratch", x.shape, x.dtype)
             y, unfolded = _conv2d_forward(x, W, b, self.stride, self.padding, out_hw,
@@ -527,8 +530,8 @@ class Conv2D(_ConvNd):
                 self._winograd_entries(unfolded.shape[2], unfolded.dtype))
         elif self.algorithm == "col2im":
             dx, dW_transposed, db = _conv_transpose2d_backward(
-                grad_out, unfolded, x_shape, _as_convolution(W), (1, 1), self._col2im_padding(),
-                kernels.im2col, self._folded(x_shape, unfolded.dtype))
+                grad_out, unfolded, x_shape, _as_convolution(W), (1, 1), self._flipped_padding(),
+                kernels.im2col, self._scratch(x_shape, unfolded.dtype))
             dW = _as_convolution(dW_transposed)
         else:
             dx, dW, db = _conv2d_backward(grad_out, unfolded, W, x_shape[2:], self.stride,
@@ -616,16 +619,6 @@ class ConvTranspose2D(_ConvNd):
         return transposed_output_hw(self.name, hw, self.kernel_size, self.stride, self.padding,
                                     self.output_padding)
 
-    def _winograd_padding(self):
-        """The padding of the stride-1 Conv2D this layer equals: k - 1 - p."""
-        return tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding))
-
-    def _scratch(self, x_shape, dtype):
-        """The layer's buffer for W2^T x and for im2col(g): (c_out kh kw, N H W)."""
-        return self._buffer("scratch", _matrix,
-                            self.out_channels * self.kernel_size[0] * self.kernel_size[1],
-                            x_shape[0] * x_shape[2] * x_shape[3], dtype)
-
     def forward(self, x, training=True):
         x = check_images(self, x, self.in_channels)
         kernels, W, b = IM2COL_KERNELS(self.backend), self.params["W"], self.params["b"]
@@ -633,7 +626,7 @@ class ConvTranspose2D(_ConvNd):
         if self.algorithm == "winograd":
             n_tiles = x.shape[0] * int(np.prod(_winograd_tile_counts(out_hw)))
             y, saved = _conv2d_winograd_forward(
-                x, _as_convolution(W), b, self._winograd_padding(), out_hw, kernels,
+                x, _as_convolution(W), b, self._flipped_padding(), out_hw, kernels,
                 self._winograd_entries(n_tiles, x.dtype, training))
         else:
             y, saved = _conv_transpose2d_forward(x, W, b, self.stride, self.padding, out_hw,
@@ -648,7 +641,7 @@ class ConvTranspose2D(_ConvNd):
         kernels, W = IM2COL_KERNELS(self.backend), self.params["W"]
         if self.algorithm == "winograd":
             dx, dW_conv, db = _conv2d_winograd_backward(
-                grad_out, saved, _as_convolution(W), x_shape[2:], self._winograd_padding(),
+                grad_out, saved, _as_convolution(W), x_shape[2:], self._flipped_padding(),
                 kernels, self._winograd_entries(saved.shape[2], saved.dtype))
             dW = _as_convolution(dW_conv)
         else:

@@ -80,7 +80,7 @@ def test_col2im_unfolds_the_narrow_side(rng):
     layer = Conv2D(16, 1, 3, padding=1, rng=0, algorithm="col2im")
     layer.forward(rng.normal(size=(2, 16, 6, 6)))
     assert layer._cache[1].shape == (16, 2 * 6 * 6)
-    assert layer._folded((2, 16, 6, 6), np.float64).shape == (1 * 3 * 3, 2 * 6 * 6)
+    assert layer._scratch((2, 16, 6, 6), np.float64).shape == (1 * 3 * 3, 2 * 6 * 6)
 
 
 @pytest.mark.parametrize("cls, kwargs, message", [
