@@ -46,7 +46,7 @@ import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from npae.streaming import blocks
+from npae.streaming import blocks, map_rows
 from npae.train import TrainingDivergedError
 
 #: The fraction of training rows ``contamination="auto"`` flags.
@@ -124,8 +124,7 @@ class ReconstructionOutlierMixin(OutlierMixin):
         For images (N, C, H, W) it is the per-pixel error map that
         ``score_samples`` averages.
         """
-        X = self._validate(X)
-        return (self.reconstruct(X) - X) ** 2
+        return map_rows(self._validate(X), self._error_map)
 
     def score_samples(self, X):
         """Minus the mean squared reconstruction error of each row (image); higher is more normal.
@@ -134,8 +133,14 @@ class ReconstructionOutlierMixin(OutlierMixin):
         -------
         ndarray of shape (n_samples,), float64
         """
-        errors = self.reconstruction_error_map(X)
-        return -np.mean(errors, axis=tuple(range(1, errors.ndim)), dtype=np.float64)
+        def scores(rows):
+            errors = self._error_map(rows)
+            return -np.mean(errors, axis=tuple(range(1, errors.ndim)), dtype=np.float64)
+        return map_rows(self._validate(X), scores)
+
+    def _error_map(self, X):
+        """``reconstruction_error_map`` of validated rows ``X`` (an array)."""
+        return (self.reconstruct(X) - X) ** 2
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, positive for inliers."""

@@ -308,3 +308,11 @@ def blocks(X):
     if isinstance(X, Rows):
         return X.blocks()
     return iter((X,))
+
+
+def map_rows(X, function):
+    """``function`` of the rows of ``X`` (an ndarray or ``Rows``), one output row per input
+    row: of the array at once, or of each block in turn, joined."""
+    if isinstance(X, Rows):
+        return np.concatenate([function(block) for block in X.blocks()])
+    return function(X)

@@ -191,3 +191,55 @@ def test_a_checkpointed_fit_on_a_memmap_resumes_bit_for_bit(tmp_path):
     resumed = make_tiny("Autoencoder", epochs=4).fit(X, checkpoint=tmp_path / "c.npz",
                                                      resume=True)
     assert same_arrays(weights(resumed), weights(whole))
+
+
+# -- inference reads streamed input a block at a time too ---------------------------------------
+
+INFERENCE = ("transform", "reconstruct", "score", "score_samples", "decision_function",
+             "predict", "reconstruction_error_map")
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - {"UNet"}))
+def test_inference_on_a_memmap_equals_the_array(tmp_path, name):
+    X = tiny_data(name, n=24)
+    model, mapped = fitted(name, X), memmap_of(tmp_path, X)
+    methods = [m for m in INFERENCE if hasattr(model, m)]
+    assert {"transform", "score", "score_samples", "predict"} <= set(methods)
+    for method in methods:
+        np.testing.assert_allclose(getattr(model, method)(mapped), getattr(model, method)(X),
+                                   rtol=1e-12, atol=0, err_msg=method)
+
+
+def test_unet_inference_on_a_memmap_equals_the_array(tmp_path):
+    X = tiny_data("UNet", n=12)
+    model, mapped = fitted("UNet", X), memmap_of(tmp_path, X)
+    for method in ("predict", "predict_proba", "decision_function"):
+        np.testing.assert_array_equal(getattr(model, method)(mapped), getattr(model, method)(X))
+
+
+def test_inference_on_a_large_memmap_reads_it_a_block_at_a_time(tmp_path):
+    """transform, score_samples, predict and score of 262,144 uint8 rows: the rows as float64
+    would take 128 MB, and no call may hold half of that at once."""
+    import tracemalloc
+
+    n, width = 16 * BLOCK_BYTES // (8 * 64), 64
+    images = np.random.default_rng(0).integers(0, 256, size=(n, width), dtype=np.uint8)
+    rows = ScaledArray(memmap_of(tmp_path, images), 1 / 255)
+    model = npae.Autoencoder(hidden_sizes=(8,), code_size=4, epochs=1, batch_size=256,
+                             random_state=0).fit(images[:512] / 255)
+    whole = n * width * 8
+    tracemalloc.start()
+    try:
+        results = {method: getattr(model, method)(rows)
+                   for method in ("transform", "score_samples", "predict", "score")}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < whole / 2, f"peak {peak / 2**20:.0f} MB against {whole / 2**20:.0f} MB"
+    in_memory = images[:: n // 64] / 255  # a sample of the rows, converted the usual way
+    np.testing.assert_allclose(results["transform"][:: n // 64], model.transform(in_memory),
+                               rtol=1e-12)
+    np.testing.assert_allclose(results["score_samples"][:: n // 64],
+                               model.score_samples(in_memory), rtol=1e-12)
+    assert results["predict"].shape == (n,)
+    assert results["score"] == pytest.approx(np.mean(results["score_samples"]), rel=1e-9)

@@ -169,17 +169,20 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
 
     # -- fitting ----------------------------------------------------------------
     def _validate(self, X, reset=False):
-        """``X`` checked; ``reset`` (a new fit): an array or ``Rows`` read batch by batch.
+        """``X`` checked, for a new fit (``reset``) or a fitted model: an array, or ``Rows`` read
+        batch by batch.
 
         See ``npae.streaming``: memory maps, Dask arrays, ``ScaledArray`` and
-        large integer arrays are converted and checked one batch at a time.
+        large integer arrays are converted and checked one batch at a time, in
+        ``fit`` and in inference alike (``transform``, ``reconstruct``,
+        ``score``, ``score_samples``, ``predict``...).
         """
         owner = type(self).__name__
         if reset:
             return as_rows(X, owner, ndim=self._input_ndim, dtype=self.dtype)
         check_is_fitted(self, "network_")
-        return check_array(X, owner, ndim=self._input_ndim, dtype=self.dtype_,
-                           n_features=self.input_shape_)
+        return as_rows(X, owner, ndim=self._input_ndim, dtype=self.dtype_,
+                       n_features=self.input_shape_)
 
     def _initialize(self, X, checkpoint=None, checkpoint_every=1, resume=False):
         """Validate ``X``, hyperparameters and checkpoint settings, build fresh networks.
@@ -577,5 +580,9 @@ class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixi
     def score(self, X, y=None):
         """Negative mean squared reconstruction error (higher is better)."""
         X = self._validate(X)
+        if isinstance(X, Rows):  # streamed: the sum of squared errors block by block
+            total = sum(float(np.sum((self.network_.forward_in_batches(block, self.batch_size)
+                                      - block) ** 2)) for block in X.blocks())
+            return -total / (len(X) * int(np.prod(self.input_shape_)))
         R = self.network_.forward_in_batches(X, self.batch_size)
         return -float(np.mean((R - X) ** 2))

@@ -597,7 +597,7 @@ class VAE(BaseAutoencoder):
         n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.elbo")
         rng = self._generator(random_state)
         mu, logvar = self._posterior(inputs)
-        conditions, X64 = self._conditions(inputs), self._data(inputs).astype(np.float64)
+        conditions, X64 = self._conditions(inputs), np.asarray(self._data(inputs), np.float64)
         expected = np.zeros(inputs.shape[0])
         for _ in range(n_samples):
             z = _reparameterize(mu, logvar, rng.standard_normal(mu.shape, dtype=mu.dtype))
@@ -625,7 +625,7 @@ class VAE(BaseAutoencoder):
         n_samples = check_int(n_samples, "n_samples", f"{type(self).__name__}.log_likelihood")
         rng = self._generator(random_state)
         mu, logvar = self._posterior(inputs)
-        conditions, X64 = self._conditions(inputs), self._data(inputs).astype(np.float64)
+        conditions, X64 = self._conditions(inputs), np.asarray(self._data(inputs), np.float64)
         logvar64 = logvar.astype(np.float64)
         log_w = np.empty((inputs.shape[0], n_samples))
         for k in range(n_samples):
