@@ -52,10 +52,12 @@ class Network:
         Inference keeps no caches and each row's output comes from that row
         alone, so splitting the rows changes nothing but the memory the
         layers' temporaries take: a convolution's unfolded columns grow with
-        the rows it is given (4.5 GB for 10,000 28x28 images at once).
+        the rows it is given (4.5 GB for 10,000 28x28 images at once). ``x``
+        may also be streamed rows (``npae.streaming.Rows``): each slice of
+        them is read and converted as it is taken.
         """
         if len(x) <= batch_size:
-            return self.forward(x, training=False)
+            return self.forward(np.asarray(x), training=False)
         return np.concatenate([self.forward(x[start:start + batch_size], training=False)
                                for start in range(0, len(x), batch_size)])
 
