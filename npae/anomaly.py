@@ -46,7 +46,7 @@ import numpy as np
 from sklearn.base import OutlierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from npae.streaming import blocks, map_rows
+from npae.streaming import map_rows
 from npae.train import TrainingDivergedError
 
 #: The fraction of training rows ``contamination="auto"`` flags.
@@ -69,7 +69,7 @@ def check_contamination(contamination, owner):
 def score_rows(model, X):
     """The scores of the training rows ``X`` (``model._training_scores``): an array at once,
     ``Rows`` block by block."""
-    return np.concatenate([model._training_scores(block) for block in blocks(X)])
+    return map_rows(X, model._training_scores)
 
 
 class TrainingScores:

@@ -550,13 +550,9 @@ class BaseAutoencoder(ReconstructionOutlierMixin, ClassNamePrefixFeaturesOutMixi
         return self
 
     def _mean_code(self, X):
-        """The mean of ``transform(X)`` over the rows, block by block for streamed input."""
-        X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
-                    n_features=self.input_shape_)
-        if not isinstance(X, Rows):
-            return self.transform(X).mean(axis=0)
-        total = sum(self.transform(block).sum(axis=0) for block in X.blocks())
-        return total / len(X)
+        """The mean code of the rows of ``X`` (streamed input read batch by batch; the encoder,
+        not ``transform``, whose output scikit-learn's ``set_output`` may wrap)."""
+        return self.encoder_.forward_in_batches(self._validate(X), self.batch_size).mean(axis=0)
 
     # -- using a fitted model ---------------------------------------------------
     def transform(self, X):
