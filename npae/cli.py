@@ -298,13 +298,18 @@ def cmd_train(args):
     model.fit(X_train)
     seconds = time.perf_counter() - start
     mse = _held_out_mse(model, X_test)
-    path = os.path.join(out, f"{args.model}.npz")
-    model.save(path)
     figures = _train_figures(args.model, model, X_test, y_test, image_shape, args.seed, plot)
+    return _save_run(model, args.model, out, figures, f"held-out MSE {mse:.5f}", seconds)
+
+
+def _save_run(model, name, out, figures, result, seconds, about=""):
+    """Save ``model`` as ``out``/NAME.npz, write its ``figures``, say so; exit status 0."""
+    path = os.path.join(out, f"{name}.npz")
+    model.save(path)
     for filename, fig in figures.items():
         fig.savefig(os.path.join(out, filename), dpi=110)
-    print(f"held-out MSE {mse:.5f} after {seconds:.1f} s; saved {path}")
-    print(f"wrote {', '.join(figures)} to {out}")
+    print(f"{result} after {seconds:.1f} s; saved {path}")
+    print(f"wrote {', '.join(figures)} to {out}{about}")
     return 0
 
 
@@ -367,8 +372,6 @@ def _train_cvae(args, overrides, plot, X_train, X_test, y_train, y_test, image_s
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
     mse = -model.score(X_test, y_test)
-    path = os.path.join(out, "cvae.npz")
-    model.save(path)
     shown, per_class = X_test[:10], 10
     samples = np.concatenate([model.sample(per_class, y=label, random_state=args.seed)
                               for label in model.classes_])
@@ -379,12 +382,9 @@ def _train_cvae(args, overrides, plot, X_train, X_test, y_train, y_test, image_s
                                                      value_range=(0, 1)),
         "loss_curve.png": plot.plot_loss_curves({"cvae": model.history_}),
     }
-    for filename, fig in figures.items():
-        fig.savefig(os.path.join(out, filename), dpi=110)
-    print(f"held-out MSE {mse:.5f} after {seconds:.1f} s; saved {path}")
-    print(f"wrote {', '.join(figures)} to {out}; samples_by_class.png has a row per class "
-          f"({', '.join(str(c) for c in model.classes_)})")
-    return 0
+    return _save_run(model, "cvae", out, figures, f"held-out MSE {mse:.5f}", seconds,
+                     f"; samples_by_class.png has a row per class "
+                     f"({', '.join(str(c) for c in model.classes_)})")
 
 
 def _refuse_ignored_options(args):
