@@ -37,7 +37,7 @@ import time
 import numpy as np
 from bench_dense import set_threads
 
-from benchmarks_common import environment, median_time, pause, write_results
+from benchmarks_common import environment, median_time, pause, selected, write_results
 from npae.layers import AvgPool2D, Conv2D, ConvTranspose2D, MaxPool2D, Upsample2D
 
 # (label, layer factory(**common), torch factory or None, input shape)
@@ -144,18 +144,6 @@ def compile_times():
     return {"import_s": import_s, "cold_compile_wall_s": cold_wall,
             "cold_compile_cpu_s": cold_cpu, "cached_first_calls_wall_s": cached_wall,
             "cached_first_calls_cpu_s": cached_cpu}
-
-
-def selected(cases, texts, exact=False):
-    """The cases whose label contains (with ``exact``: equals) one of ``texts``; all if None."""
-    if texts is None:
-        return cases
-    chosen = [case for case in cases
-              if any(case[0] == t if exact else t in case[0] for t in texts)]
-    if not chosen:
-        raise SystemExit(f"no case matches {texts}; the cases are "
-                         f"{sorted({case[0] for case in cases})}")
-    return chosen
 
 
 def main():

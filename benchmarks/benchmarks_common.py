@@ -132,3 +132,16 @@ def write_results(name, rows, env):
     with open(os.path.join(RESULTS, f"{name}.md"), "w") as fh:
         fh.write(f"# {name}\n\n{table}\n")
     print(table)
+
+
+def selected(cases, texts, exact=False):
+    """The ``(label, ...)`` cases whose label contains (with ``exact``: equals) one of
+    ``texts`` (a benchmark's ``--cases``); all if None, and an error if none matches."""
+    if texts is None:
+        return cases
+    chosen = [case for case in cases
+              if any(case[0] == t if exact else t in case[0] for t in texts)]
+    if not chosen:
+        raise SystemExit(f"no case matches {texts}; the cases are "
+                         f"{sorted({case[0] for case in cases})}")
+    return chosen

@@ -22,7 +22,7 @@ import argparse
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks_common import environment, median_time, write_results
+from benchmarks_common import environment, median_time, selected, write_results
 from npae.kernels import im2col as kernels
 from npae.layers import Conv2D, ConvTranspose2D
 from npae.layers.conv import (
@@ -141,9 +141,7 @@ def main():
         torch = None
     rng = np.random.default_rng(0)
     rows = []
-    for label, make, make_torch, shape in CASES:
-        if args.cases is not None and not any(text in label for text in args.cases):
-            continue
+    for label, make, make_torch, shape in selected(CASES, args.cases):
         for dtype in ("float32", "float64"):
             layer = make(dtype)
             x = rng.normal(size=shape).astype(dtype)
