@@ -396,11 +396,7 @@ class TrainedEstimator(SaveLoadMixin, BaseEstimator, metaclass=ABCMeta):
 
     def _partial_fit_data(self, X, y):
         """``partial_fit``'s training rows and targets, building the model on the first call."""
-        if not hasattr(self, "network_"):
-            X = self._initialize(X)
-        else:
-            X = as_rows(X, type(self).__name__, ndim=self._input_ndim, dtype=self.dtype_,
-                        n_features=self.input_shape_)
+        X = self._initialize(X) if not hasattr(self, "network_") else self._validate(X)
         return X, self._check_targets(y, X.shape[0])
 
     def _keep_optimizer_state(self, optimizer):
